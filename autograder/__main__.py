@@ -1,0 +1,100 @@
+"""Command line: ``python -m autograder {release,grade,sample-class,demo} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import DEFAULT_CELL_TIMEOUT, DEFAULT_NOTEBOOK_TIMEOUT, REPO_ROOT
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description="Release, grade and report on the KL divergence course (a layer over "
+                    "nbgrader).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    release = sub.add_parser("release", help="regenerate the student release from solutions/")
+    release.add_argument("--out", type=Path, default=None,
+                         help="where to write the release (default: notebooks/)")
+
+    grade = sub.add_parser("grade", help="autograde a folder of submissions")
+    grade.add_argument("submissions", type=Path,
+                       help="folder laid out as <student_id>/<assignment>/<notebook>.ipynb")
+    grade.add_argument("--out", type=Path, required=True,
+                       help="folder for grades.csv, tests.csv, feedback/ and nbgrader's work")
+    grade.add_argument("--assignment", action="append", dest="assignments",
+                       help="grade only this assignment (repeatable; default: all)")
+    grade.add_argument("--cell-timeout", type=_positive_int, default=DEFAULT_CELL_TIMEOUT,
+                       help=f"seconds per cell (default {DEFAULT_CELL_TIMEOUT})")
+    grade.add_argument("--notebook-timeout", type=_positive_int,
+                       default=DEFAULT_NOTEBOOK_TIMEOUT,
+                       help=f"seconds per notebook (default {DEFAULT_NOTEBOOK_TIMEOUT})")
+    grade.add_argument("--db", default=None,
+                       help="gradebook URL (default: SQLite in OUT/nbgrader/gradebook.db)")
+
+    sample = sub.add_parser("sample-class", help="write the synthetic sample class")
+    sample.add_argument("dest", type=Path, help="new or empty folder to write it to")
+
+    demo = sub.add_parser("demo", help="release, grade the sample class, print the scores")
+    demo.add_argument("--out", type=Path, default=REPO_ROOT / "demo_out",
+                      help="output folder (default: demo_out/)")
+    return parser
+
+
+def _print_progress(result) -> None:
+    print(f"  {result.student_id:<22} {result.assignment:<18} "
+          f"{result.score:g}/{result.max_score:g} {result.status}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # imported late so that --help answers without loading nbgrader
+    from .grading import GradingError, GradingOptions, format_table, grade_class
+    from .release import ReleaseError, build_release
+    from .sample_class import SampleClassError, build_sample_class
+
+    try:
+        if args.command == "release":
+            dest = build_release(args.out)
+            print(f"release written to {dest}")
+        elif args.command == "sample-class":
+            print(f"sample class written to {build_sample_class(args.dest)}")
+        elif args.command == "grade":
+            options = GradingOptions(args.cell_timeout, args.notebook_timeout, args.db)
+            results = grade_class(args.submissions, args.out, assignments=args.assignments,
+                                  options=options, progress=_print_progress)
+            print(format_table(results))
+            print(f"\nwrote {args.out / 'grades.csv'}, {args.out / 'tests.csv'} and "
+                  f"{args.out / 'feedback'}/")
+        elif args.command == "demo":
+            print("1/3 building the student release in notebooks/ ...", flush=True)
+            build_release()
+            sample = args.out / "sample_class"
+            print(f"2/3 writing the sample class to {sample} ...", flush=True)
+            build_sample_class(sample, replace=True)
+            print("3/3 grading the sample class ...", flush=True)
+            results = grade_class(sample, args.out / "grades", progress=_print_progress)
+            print()
+            print(format_table(results))
+            print(f"\nCSV files and feedback: {args.out / 'grades'}")
+    except (GradingError, ReleaseError, SampleClassError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

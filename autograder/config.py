@@ -1,0 +1,113 @@
+"""Course layout and the nbgrader configuration built from it.
+
+The course keeps nbgrader's *source* in ``solutions/`` and its *release* in
+``notebooks/``. Every other nbgrader folder (submitted, autograded, feedback) and
+the gradebook live in a working directory that git ignores, so grading never
+writes into the repository's tracked files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from traitlets.config import Config
+
+COURSE_ID = "kl-divergence"
+
+#: The repository that holds ``solutions/`` and ``notebooks/``; override with the
+#: environment variable ``KL_COURSE_ROOT`` when the package is installed elsewhere
+REPO_ROOT = Path(os.environ.get("KL_COURSE_ROOT", Path(__file__).resolve().parents[1]))
+
+#: Seconds one cell may run before nbgrader interrupts it
+DEFAULT_CELL_TIMEOUT = 30
+
+#: Seconds one whole notebook may take (kernel start included) before it is killed
+DEFAULT_NOTEBOOK_TIMEOUT = 300
+
+
+@dataclass(frozen=True)
+class CoursePaths:
+    """Absolute folders nbgrader works with for one run.
+
+    ``work`` is nbgrader's ``CourseDirectory.root``: the relative folders
+    (autograded, feedback) and the SQLite gradebook are created under it.
+    """
+
+    source: Path
+    release: Path
+    work: Path
+    submitted: Path | None = None
+
+    @classmethod
+    def for_repo(cls, work: Path, *, release: Path | None = None,
+                 submitted: Path | None = None, repo: Path = REPO_ROOT) -> CoursePaths:
+        return cls(
+            source=(repo / "solutions").resolve(),
+            release=(release or repo / "notebooks").resolve(),
+            work=Path(work).resolve(),
+            submitted=Path(submitted).resolve() if submitted else None,
+        )
+
+
+def sqlite_url(work: Path) -> str:
+    """The default gradebook: one SQLite file in the working directory."""
+    return f"sqlite:///{Path(work).resolve() / 'gradebook.db'}"
+
+
+def nbgrader_config(paths: CoursePaths, *, db_url: str | None = None,
+                    cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> Config:
+    """Build the traitlets ``Config`` every nbgrader call of the course uses.
+
+    nbgrader accepts absolute step folders (``os.path.join`` keeps them), which
+    is what lets a submissions folder anywhere on disk be graded in place.
+    """
+    c = Config()
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.root = str(paths.work)
+    c.CourseDirectory.source_directory = str(paths.source)
+    c.CourseDirectory.release_directory = str(paths.release)
+    if paths.submitted is not None:
+        c.CourseDirectory.submitted_directory = str(paths.submitted)
+    c.CourseDirectory.db_url = db_url or sqlite_url(paths.work)
+    apply_grading_policy(c, cell_timeout=cell_timeout)
+    return c
+
+
+def apply_grading_policy(c: Config, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> None:
+    """Settings shared by the CLI and by the instructor's ``nbgrader_config.py``."""
+    c.Execute.timeout = cell_timeout
+    # a test cell a student deleted comes back from the source before grading
+    c.OverwriteCells.add_missing_cells = True
+    # release notebooks must not carry the instructor's outputs or cell state
+    c.ClearOutput.enabled = True
+    # feedback must not show hidden tests (nbgrader issue #917) nor their tracebacks
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+        "nbgrader.preprocessors.ClearHiddenTests",
+        "autograder.preprocessors.HideTestTracebacks",
+    ]
+
+
+def ensure_venv_on_path() -> None:
+    """Put this interpreter's ``bin`` first on PATH.
+
+    nbgrader runs ``alembic`` from PATH when it creates a gradebook, and starts
+    kernels with ``python`` from PATH; calling ``.venv/bin/python -m autograder``
+    without an activated venv would otherwise fail or use another Python.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if not parts or parts[0] != bin_dir:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *[p for p in parts if p != bin_dir]])
+
+
+def list_assignments(source: Path) -> list[str]:
+    """Assignment ids: the folders of ``source`` holding a notebook of the same name."""
+    return sorted(
+        d.name for d in Path(source).iterdir()
+        if d.is_dir() and (d / f"{d.name}.ipynb").is_file()
+    )

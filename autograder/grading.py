@@ -1,0 +1,345 @@
+"""Grade a class: every ``<student>/<assignment>/<notebook>.ipynb`` of a submissions folder.
+
+The submissions folder is laid out like nbgrader's ``submitted/`` and is graded
+where it is (never copied into the repository). Each (student, assignment)
+ends in exactly one status:
+
+``graded``   nbgrader ran every cell; the score is what the tests gave
+``timeout``  a cell hit the per-cell limit (the score counts the cells that
+             finished) or the whole notebook hit its limit (score 0)
+``invalid``  the file is not a notebook nbgrader can grade (broken JSON, not
+             nbformat 4, test cells nbgrader refuses): score 0
+``error``    grading failed for another reason, e.g. the kernel died: score 0
+``missing``  the student has no notebook for the assignment: score 0
+
+A broken submission never stops the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+from .config import (
+    COURSE_ID,
+    DEFAULT_CELL_TIMEOUT,
+    DEFAULT_NOTEBOOK_TIMEOUT,
+    CoursePaths,
+    ensure_venv_on_path,
+    sqlite_url,
+)
+from .release import generate_assignments
+
+STATUSES = ("graded", "invalid", "timeout", "error", "missing")
+GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status")
+TESTS_COLUMNS = ("student_id", "assignment", "grade_id", "score", "max_score")
+
+
+class GradingError(RuntimeError):
+    """The class cannot be graded at all (bad folder, broken course source)."""
+
+
+@dataclass
+class TestScore:
+    grade_id: str
+    score: float | None  # None: a manually graded item nobody has graded yet
+    max_score: float
+
+
+@dataclass
+class AssignmentResult:
+    student_id: str
+    assignment: str
+    status: str
+    score: float
+    max_score: float
+    message: str = ""
+    tests: list[TestScore] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GradingOptions:
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT
+    notebook_timeout: int = DEFAULT_NOTEBOOK_TIMEOUT
+    db_url: str | None = None
+
+
+def list_students(submissions: Path) -> list[str]:
+    """Student ids: the visible sub-folders of the submissions folder."""
+    return sorted(d.name for d in submissions.iterdir()
+                  if d.is_dir() and not d.name.startswith("."))
+
+
+def source_notebooks(paths: CoursePaths, assignment: str) -> list[str]:
+    """Notebook names (without ``.ipynb``) of one assignment in the source."""
+    return sorted(p.stem for p in (paths.source / assignment).glob("*.ipynb"))
+
+
+def check_submitted_notebook(path: Path) -> str | None:
+    """Return why ``path`` cannot be graded, or None when nbgrader may try it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return "the file is not UTF-8 text"
+    if not text.strip():
+        return "the file is empty"
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"the file is not valid JSON ({exc.msg} at line {exc.lineno})"
+    if not isinstance(raw, dict) or "cells" not in raw:
+        return "the file is JSON but not a Jupyter notebook (no 'cells')"
+    if raw.get("nbformat") != 4:
+        return f"the notebook format is {raw.get('nbformat')!r}, not 4"
+    try:
+        nbformat.validate(nbformat.reads(text, as_version=4))
+    except Exception as exc:  # nbformat raises several types for malformed notebooks
+        return f"the notebook does not follow the nbformat schema ({type(exc).__name__})"
+    return None
+
+
+def _gradebook_scores(db_url: str, student: str, assignment: str) -> tuple[float, float,
+                                                                         list[TestScore]]:
+    """Score, max score and per-grade_id rows of a graded submission."""
+    with Gradebook(db_url, COURSE_ID) as gb:
+        submission = gb.find_submission(assignment, student)
+        tests = []
+        for notebook in sorted(submission.notebooks, key=lambda n: n.name):
+            for grade in sorted(notebook.grades, key=lambda g: g.name):
+                pending = grade.auto_score is None and grade.manual_score is None
+                tests.append(TestScore(grade.name, None if pending else float(grade.score),
+                                       float(grade.max_score)))
+        return float(submission.score), float(submission.max_score), tests
+
+
+def _assignment_max_score(db_url: str, assignment: str) -> float:
+    with Gradebook(db_url, COURSE_ID) as gb:
+        return float(gb.find_assignment(assignment).max_score)
+
+
+def _had_cell_timeout(autograded_dir: Path) -> bool:
+    for path in autograded_dir.glob("*.ipynb"):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        for cell in notebook.get("cells", []):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error" and output.get("ename") in (
+                        "CellTimeoutError", "TimeoutError"):
+                    return True
+    return False
+
+
+# What nbgrader's log says when it gives up, and what that means for the student.
+# Checked in order: the first pattern found decides status and message.
+FAILURE_PATTERNS = (
+    ("DeadKernelError", "error",
+     "the Python kernel died while running the notebook (sys.exit, os._exit, a crash "
+     "or too much memory)"),
+    ("UnresponsiveKernelError", "timeout", "the kernel stopped responding"),
+    ("CellTimeoutError", "timeout", "a cell ran out of time"),
+    ("Inconsistent checksums", "invalid",
+     "a test or read-only cell was changed in a way nbgrader cannot repair"),
+    ("SchemaMismatchError", "invalid",
+     "the nbgrader metadata of a cell was edited (schema version)"),
+    ("SchemaTooOld", "invalid", "the nbgrader metadata of a cell was edited (schema version)"),
+    ("SchemaTooNew", "invalid", "the nbgrader metadata of a cell was edited (schema version)"),
+    ("ValidationError", "invalid", "the nbgrader metadata of a cell is not valid"),
+)
+
+
+def classify_failure(log: str) -> tuple[str, str]:
+    """Status and plain-words reason for a submission nbgrader failed to grade."""
+    for pattern, status, message in FAILURE_PATTERNS:
+        if pattern in log:
+            return status, message
+    detail = _last_line(log)
+    return "error", f"nbgrader could not grade the notebook ({detail})" if detail else (
+        "nbgrader could not grade the notebook")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _run_worker(job: dict, timeout: int) -> dict | None:
+    """Run the worker process; return its result, or None if it ran out of time."""
+    with tempfile.TemporaryDirectory(prefix="kl-job-") as tmp:
+        job_file = Path(tmp) / "job.json"
+        job = {**job, "result": str(Path(tmp) / "result.json")}
+        job_file.write_text(json.dumps(job))
+        # a new session lets us kill the kernel together with the worker
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.worker", str(job_file)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return None
+        finally:
+            # leftover kernels of a finished worker must not outlive it either
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        result_file = Path(job["result"])
+        if result_file.is_file():
+            return json.loads(result_file.read_text())
+        tail = stderr.decode("utf-8", "replace")[-2000:]
+        return {"autograde_success": False,
+                "autograde_error": f"worker exited with code {proc.returncode}: {tail}"}
+
+
+def grade_one(paths: CoursePaths, student: str, assignment: str, notebooks: list[str],
+              options: GradingOptions, db_url: str) -> AssignmentResult:
+    """Grade one student's assignment and collect its feedback."""
+    max_score = _assignment_max_score(db_url, assignment)
+    submitted = paths.submitted / student / assignment
+
+    def failed(status: str, message: str) -> AssignmentResult:
+        return AssignmentResult(student, assignment, status, 0.0, max_score, message)
+
+    present = [nb for nb in notebooks if (submitted / f"{nb}.ipynb").is_file()]
+    if not present:
+        expected = ", ".join(f"{nb}.ipynb" for nb in notebooks)
+        return failed("missing", f"no {expected} in {student}/{assignment}/")
+    for nb in present:
+        problem = check_submitted_notebook(submitted / f"{nb}.ipynb")
+        if problem:
+            return failed("invalid", f"{nb}.ipynb: {problem}")
+
+    job = {
+        "source": str(paths.source), "release": str(paths.release), "work": str(paths.work),
+        "submitted": str(paths.submitted), "db_url": db_url, "student": student,
+        "assignment": assignment, "cell_timeout": options.cell_timeout,
+    }
+    outcome = _run_worker(job, options.notebook_timeout)
+    if outcome is None:
+        return failed("timeout", f"grading took longer than {options.notebook_timeout} s")
+    if not outcome["autograde_success"]:
+        log = outcome.get("autograde_log", "") + "\n" + outcome.get("autograde_error", "")
+        return failed(*classify_failure(log))
+
+    score, total, tests = _gradebook_scores(db_url, student, assignment)
+    status, message = "graded", ""
+    if _had_cell_timeout(paths.work / "autograded" / student / assignment):
+        status = "timeout"
+        message = f"a cell ran longer than {options.cell_timeout} s and was interrupted"
+    if not outcome.get("feedback_success", False):
+        message = (message + "; " if message else "") + "feedback could not be generated"
+    return AssignmentResult(student, assignment, status, score, total, message, tests)
+
+
+def _write_status_feedback(out: Path, result: AssignmentResult) -> None:
+    """Feedback for a submission nbgrader never graded: say what went wrong."""
+    folder = out / "feedback" / result.student_id / result.assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    body = (f"<h1>{html.escape(result.assignment)}: not graded ({result.status})</h1>"
+            f"<p>{html.escape(result.message)}</p>"
+            f"<p>Score: {result.score:g} / {result.max_score:g}. Fix the problem and "
+            "submit again, or ask your instructor.</p>")
+    (folder / "status.html").write_text(f"<!doctype html><meta charset='utf-8'>{body}\n")
+
+
+def _copy_feedback(paths: CoursePaths, out: Path, result: AssignmentResult) -> None:
+    source = paths.work / "feedback" / result.student_id / result.assignment
+    dest = out / "feedback" / result.student_id / result.assignment
+    if dest.exists():
+        shutil.rmtree(dest)
+    if source.is_dir():
+        shutil.copytree(source, dest)
+    if result.status not in ("graded", "timeout"):
+        _write_status_feedback(out, result)
+
+
+def write_csvs(out: Path, results: Iterable[AssignmentResult]) -> None:
+    """Write ``grades.csv`` and ``tests.csv`` (columns: GRADES_COLUMNS, TESTS_COLUMNS).
+
+    A manually graded item nobody has graded yet has an empty score in tests.csv.
+    """
+    results = list(results)
+    with open(out / "grades.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(GRADES_COLUMNS)
+        for r in results:
+            writer.writerow([r.student_id, r.assignment, f"{r.score:g}", f"{r.max_score:g}",
+                             r.status])
+    with open(out / "tests.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(TESTS_COLUMNS)
+        for r in results:
+            for t in r.tests:
+                score = "" if t.score is None else f"{t.score:g}"
+                writer.writerow([r.student_id, r.assignment, t.grade_id, score,
+                                 f"{t.max_score:g}"])
+
+
+def grade_class(submissions: Path, out: Path, *, assignments: list[str] | None = None,
+                options: GradingOptions | None = None,
+                progress=None) -> list[AssignmentResult]:
+    """Grade every student in ``submissions`` on every assignment; write CSVs and feedback.
+
+    ``out`` receives ``grades.csv``, ``tests.csv``, ``feedback/<student>/<assignment>/``
+    and nbgrader's working folder ``nbgrader/`` (gradebook, autograded notebooks).
+    ``progress`` is called with each result as it is finished.
+    """
+    options = options or GradingOptions()
+    submissions = Path(submissions).resolve()
+    if not submissions.is_dir():
+        raise GradingError(f"submissions folder {submissions} does not exist or is not a folder")
+    out = Path(out).resolve()
+    if out == submissions or submissions in out.parents:
+        raise GradingError("the output folder must not be inside the submissions folder")
+    out.mkdir(parents=True, exist_ok=True)
+    ensure_venv_on_path()
+
+    work = out / "nbgrader"
+    paths = CoursePaths.for_repo(work, release=work / "release", submitted=submissions)
+    db_url = options.db_url or sqlite_url(work)
+    work.mkdir(parents=True, exist_ok=True)
+    assignments = generate_assignments(paths, assignments, db_url=db_url,
+                                       cell_timeout=options.cell_timeout)
+    students = list_students(submissions)
+    if not students:
+        raise GradingError(f"no student folders in {submissions}")
+
+    results = []
+    for student in students:
+        for assignment in assignments:
+            result = grade_one(paths, student, assignment, source_notebooks(paths, assignment),
+                               options, db_url)
+            _copy_feedback(paths, out, result)
+            results.append(result)
+            if progress:
+                progress(result)
+    write_csvs(out, results)
+    return results
+
+
+def format_table(results: Iterable[AssignmentResult]) -> str:
+    """A plain-text table of results, for the terminal."""
+    rows = [("student", "assignment", "score", "status", "note")]
+    for r in results:
+        rows.append((r.student_id, r.assignment, f"{r.score:g}/{r.max_score:g}", r.status,
+                     r.message[:70]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+

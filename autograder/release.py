@@ -1,0 +1,72 @@
+"""Build the student release ``notebooks/`` from the instructor source ``solutions/``.
+
+nbgrader's ``generate_assignment`` does the work (solutions replaced by stubs,
+hidden tests removed, checksums added); this module only points it at the right
+folders and uses a throw-away gradebook, so a release never touches a grading run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+
+from .config import REPO_ROOT, CoursePaths, ensure_venv_on_path, list_assignments, nbgrader_config
+
+
+class ReleaseError(RuntimeError):
+    """nbgrader could not generate an assignment; the message carries its log."""
+
+
+def nbgrader_api(paths: CoursePaths, **config_kwargs) -> NbGraderAPI:
+    """An ``NbGraderAPI`` bound to ``paths`` (see :func:`config.nbgrader_config`)."""
+    ensure_venv_on_path()
+    config = nbgrader_config(paths, **config_kwargs)
+    coursedir = CourseDirectory(config=config)
+    return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def generate_assignments(paths: CoursePaths, assignments: list[str] | None = None,
+                         **config_kwargs) -> list[str]:
+    """Run ``generate_assignment`` for each assignment into ``paths.release``.
+
+    This also records the assignments (cells, points, checksums) in the gradebook
+    of ``paths``, which autograding needs. Returns the assignment ids.
+    """
+    api = nbgrader_api(paths, **config_kwargs)
+    assignments = assignments or list_assignments(paths.source)
+    if not assignments:
+        raise ReleaseError(f"no assignments found in {paths.source}")
+    for assignment in assignments:
+        result = api.generate_assignment(assignment, force=True, create=True)
+        if not result["success"]:
+            raise ReleaseError(
+                f"nbgrader could not generate {assignment}:\n{result.get('error', '')}\n"
+                f"{result.get('log', '')}"
+            )
+    return assignments
+
+
+def build_release(dest: Path | None = None, *, repo: Path = REPO_ROOT) -> Path:
+    """Regenerate the student release of every assignment into ``dest``.
+
+    ``dest`` defaults to the repository's ``notebooks/``; there, folders of
+    assignments that no longer exist in ``solutions/`` are removed so that the
+    release mirrors the source exactly (elsewhere nothing but the generated
+    assignments is touched). Running this twice gives identical files.
+    """
+    repo_release = (repo / "notebooks").resolve()
+    dest = Path(dest or repo_release).resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kl-release-") as work:
+        paths = CoursePaths.for_repo(Path(work), release=dest, repo=repo)
+        assignments = generate_assignments(paths)
+    if dest != repo_release:
+        return dest
+    for stale in dest.iterdir():
+        if stale.is_dir() and stale.name not in assignments:
+            shutil.rmtree(stale)
+    return dest

@@ -1,0 +1,159 @@
+"""The bundled sample class: synthetic students that exercise every grading outcome.
+
+Each student is built from the student release: the solution cells are filled
+in from ``solutions/`` (what a perfect student writes), then a student's own
+answers replace some of them. Answers are keyed by the name a solution cell
+defines (``kl_divergence``, ``kl_hand``), so they survive edits to prose and ids.
+
+Students per assignment:
+
+``full_marks``      every solution filled in
+``swapped_pq``      computes D(Q||P) instead of D(P||Q)
+``log2_units``      uses log base 2 (bits) where the exercises ask for nats
+``zeros_unhandled`` evaluates 0*log(0) as NaN
+``blank``           hands in the release unchanged
+``broken_json``     a notebook file cut off in the middle (invalid JSON)
+``no_submission``   a folder without the notebook
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from .config import REPO_ROOT, list_assignments
+from .release import build_release
+
+
+class SampleClassError(RuntimeError):
+    """The sample class cannot be written (destination not empty, source changed)."""
+
+
+_DEFINES = re.compile(r"^(?:def\s+(\w+)\s*\(|(\w+)\s*=)", re.MULTILINE)
+
+# What the typical mistakes look like in code, per assignment and defined name.
+MISTAKES: dict[str, dict[str, dict[str, str]]] = {
+    "01_definition": {
+        "swapped_pq": {
+            "kl_hand": (
+                "# I summed Q(i) * log(Q(i) / P(i)) by mistake\n"
+                "kl_hand = 0.5 * np.log(0.5 / 0.7) + 0.25 * np.log(0.25 / 0.2)"
+                " + 0.25 * np.log(0.25 / 0.1)\n"
+            ),
+            "kl_divergence": (
+                "def kl_divergence(p, q):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    q = np.asarray(q, dtype=float)\n"
+                "    # weights by q and divides by p: this is D(Q||P)\n"
+                "    if np.any((q > 0) & (p == 0)):\n"
+                "        return float('inf')\n"
+                "    mask = q > 0\n"
+                "    return float(np.sum(q[mask] * np.log(q[mask] / p[mask])))\n"
+            ),
+        },
+        "log2_units": {
+            "kl_hand": (
+                "kl_hand = 0.7 * np.log2(0.7 / 0.5) + 0.2 * np.log2(0.2 / 0.25)"
+                " + 0.1 * np.log2(0.1 / 0.25)\n"
+            ),
+            "kl_divergence": (
+                "def kl_divergence(p, q):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    q = np.asarray(q, dtype=float)\n"
+                "    if np.any((p > 0) & (q == 0)):\n"
+                "        return float('inf')\n"
+                "    mask = p > 0\n"
+                "    return float(np.sum(p[mask] * np.log2(p[mask] / q[mask])))\n"
+            ),
+        },
+        "zeros_unhandled": {
+            "kl_divergence": (
+                "def kl_divergence(p, q):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    q = np.asarray(q, dtype=float)\n"
+                "    return float(np.sum(p * np.log(p / q)))\n"
+            ),
+        },
+    },
+}
+
+FULL, BLANK, BROKEN, MISSING = "full_marks", "blank", "broken_json", "no_submission"
+
+
+def defined_names(source: str) -> set[str]:
+    """Top-level names a code cell defines with ``def`` or assignment."""
+    return {a or b for a, b in _DEFINES.findall(source)}
+
+
+def strip_solution_markers(source: str) -> str:
+    """The model answer of a solution cell, without nbgrader's delimiter lines."""
+    keep = [line for line in source.splitlines()
+            if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line]
+    return "\n".join(keep)
+
+
+def _is_solution(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def fill_release(release_nb, source_nb, answers: dict[str, str] | None = None):
+    """Copy ``release_nb`` with solution cells answered.
+
+    Solution cells take the model answer from ``source_nb`` (matched by grade_id);
+    a code cell that defines a name in ``answers`` takes that answer instead.
+    """
+    answers = answers or {}
+    models = {c.metadata.nbgrader["grade_id"]: c.source for c in source_nb.cells
+              if _is_solution(c)}
+    filled = nbformat.from_dict(release_nb)
+    used = set()
+    for cell in filled.cells:
+        if not _is_solution(cell):
+            continue
+        model = strip_solution_markers(models[cell.metadata.nbgrader["grade_id"]])
+        cell.source = model
+        if cell.cell_type == "code":
+            for name in defined_names(model) & answers.keys():
+                cell.source = answers[name]
+                used.add(name)
+    unused = answers.keys() - used
+    if unused:
+        raise SampleClassError(
+            f"no solution cell defines {sorted(unused)}: update MISTAKES in {__name__}")
+    return filled
+
+
+def build_sample_class(dest: Path, *, replace: bool = False, repo: Path = REPO_ROOT) -> Path:
+    """Write the sample class to ``dest`` as ``<student>/<assignment>/<notebook>.ipynb``.
+
+    ``dest`` must be new or empty unless ``replace`` is true (then it is deleted first).
+    """
+    dest = Path(dest).resolve()
+    if dest.exists() and any(dest.iterdir()):
+        if not replace:
+            raise SampleClassError(f"{dest} is not empty; choose a new folder")
+        shutil.rmtree(dest)
+    with tempfile.TemporaryDirectory(prefix="kl-sample-") as tmp:
+        release = build_release(Path(tmp) / "release", repo=repo)
+        for assignment in list_assignments(repo / "solutions"):
+            name = f"{assignment}.ipynb"
+            release_nb = nbformat.read(release / assignment / name, as_version=4)
+            source_nb = nbformat.read(repo / "solutions" / assignment / name, as_version=4)
+            students = {FULL: fill_release(release_nb, source_nb), BLANK: release_nb}
+            for student, answers in MISTAKES.get(assignment, {}).items():
+                students[student] = fill_release(release_nb, source_nb, answers)
+            for student, notebook in students.items():
+                folder = dest / student / assignment
+                folder.mkdir(parents=True, exist_ok=True)
+                nbformat.write(notebook, folder / name)
+            broken = nbformat.writes(students[FULL])
+            (dest / BROKEN / assignment).mkdir(parents=True, exist_ok=True)
+            (dest / BROKEN / assignment / name).write_text(broken[: len(broken) // 2])
+            # a student who handed in notes but not the notebook
+            (dest / MISSING / assignment).mkdir(parents=True, exist_ok=True)
+            (dest / MISSING / assignment / "notes.txt").write_text("I ran out of time.\n")
+    return dest

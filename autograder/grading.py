@@ -237,9 +237,13 @@ def grade_one(paths: CoursePaths, student: str, assignment: str, notebooks: list
 
     score, total, tests = _gradebook_scores(db_url, student, assignment)
     status, message = "graded", ""
+    pending = sum(t.max_score for t in tests if t.score is None)
+    if pending:
+        message = f"{pending:g} points await manual grading"
     if _had_cell_timeout(paths.work / "autograded" / student / assignment):
         status = "timeout"
-        message = f"a cell ran longer than {options.cell_timeout} s and was interrupted"
+        message = f"a cell ran longer than {options.cell_timeout} s and was interrupted" + (
+            f"; {message}" if message else "")
     if not outcome.get("feedback_success", False):
         message = (message + "; " if message else "") + "feedback could not be generated"
     return AssignmentResult(student, assignment, status, score, total, message, tests)
@@ -274,13 +278,13 @@ def write_csvs(out: Path, results: Iterable[AssignmentResult]) -> None:
     """
     results = list(results)
     with open(out / "grades.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(GRADES_COLUMNS)
         for r in results:
             writer.writerow([r.student_id, r.assignment, f"{r.score:g}", f"{r.max_score:g}",
                              r.status])
     with open(out / "tests.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(TESTS_COLUMNS)
         for r in results:
             for t in r.tests:

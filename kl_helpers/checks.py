@@ -1,0 +1,90 @@
+"""Checks used by the course's test cells on what a student hands in.
+
+``assert_own_work`` makes sure an exercise function computes its answer itself
+instead of calling the course's reference (``kl_helpers``) or a library routine
+the exercise rules out (``scipy.special.rel_entr``, say). It inspects the
+function's compiled code, so an alias such as ``from kl_helpers import
+kl_divergence as k`` in another cell is caught as well.
+"""
+
+from __future__ import annotations
+
+import types
+
+__all__ = ["DelegationError", "assert_own_work", "delegated_calls"]
+
+_REFERENCE_PACKAGE = "kl_helpers"
+
+
+class DelegationError(AssertionError):
+    """The function hands the exercise to a routine it was asked to write itself.
+
+    An AssertionError, so that a test cell that raises it fails like any failed test.
+    """
+
+
+def _code_objects(code: types.CodeType):
+    """``code`` and every function, lambda or comprehension compiled inside it."""
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+def _origin(obj) -> str:
+    """``module.qualname`` of a function, class or module, or '' when unknown."""
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
+    module = getattr(obj, "__module__", None) or ""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "")
+    return f"{module}.{name}" if module else ""
+
+
+def delegated_calls(func, forbidden: tuple[str, ...] = ()) -> list[str]:
+    """Names of forbidden routines ``func`` refers to (empty when it does its own work).
+
+    Args:
+        func: the student's function.
+        forbidden: attribute or global names the exercise rules out, e.g. ``("rel_entr",)``.
+            Anything from the ``kl_helpers`` package is always forbidden.
+
+    Returns:
+        list of str: a readable description of each forbidden reference, sorted.
+    """
+    if not isinstance(func, types.FunctionType):
+        origin = _origin(func)
+        if origin.startswith(_REFERENCE_PACKAGE):
+            return [f"it is the course's reference {origin}"]
+        return []
+    found = set()
+    if _origin(func).startswith(_REFERENCE_PACKAGE + "."):
+        found.add(f"it is the course's reference {_origin(func)}")
+    # globals the closure captured count as much as the module's own
+    cells = dict(zip(func.__code__.co_freevars,
+                     (c.cell_contents for c in func.__closure__ or ()), strict=True))
+    for code in _code_objects(func.__code__):
+        for name in code.co_names + code.co_freevars:
+            if name in forbidden:
+                found.add(f"it uses {name}")
+            target = cells.get(name, func.__globals__.get(name))
+            origin = _origin(target) if target is not None else ""
+            if origin == _REFERENCE_PACKAGE or origin.startswith(_REFERENCE_PACKAGE + "."):
+                found.add(f"it calls the course's reference {origin} (as '{name}')")
+    return sorted(found)
+
+
+def assert_own_work(func, *, forbidden: tuple[str, ...] = ()) -> None:
+    """Fail with a plain explanation when ``func`` delegates its exercise.
+
+    Raises:
+        DelegationError: ``func`` is or calls something from ``kl_helpers`` or a name
+            in ``forbidden``.
+    """
+    problems = delegated_calls(func, forbidden)
+    if problems:
+        name = getattr(func, "__name__", "your function")
+        raise DelegationError(
+            f"{name} must compute the answer itself, but {'; '.join(problems)}. "
+            "This exercise earns no credit for calling a ready-made implementation: "
+            "write the computation with numpy.")
+

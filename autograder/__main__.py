@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"seconds per notebook (default {DEFAULT_NOTEBOOK_TIMEOUT})")
     grade.add_argument("--db", default=None,
                        help="gradebook URL (default: SQLite in OUT/nbgrader/gradebook.db)")
+    grade.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                       help="submissions graded in parallel (default: number of cores)")
+    grade.add_argument("--unsafe", action="store_true",
+                       help="run student code WITHOUT the bubblewrap sandbox (trusted "
+                            "notebooks only)")
 
     sample = sub.add_parser("sample-class", help="write the synthetic sample class")
     sample.add_argument("dest", type=Path, help="new or empty folder to write it to")
@@ -54,9 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_progress(result) -> None:
-    print(f"  {result.student_id:<22} {result.assignment:<18} "
-          f"{result.score:g}/{result.max_score:g} {result.status}", flush=True)
+class ProgressBar:
+    """A tqdm bar on stderr that also names each finished submission."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __call__(self, result, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="notebook", desc="grading", file=sys.stderr)
+        self.bar.set_postfix_str(f"{result.student_id}: {result.status}")
+        self.bar.update(1)
+        if self.bar.n >= total:
+            self.bar.close()
+
+
+UNSAFE_BANNER = ("WARNING: student code ran WITHOUT a sandbox (--unsafe): it could read "
+                 "the solutions and the gradebook.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from .grading import GradingError, GradingOptions, format_table, grade_class
     from .release import ReleaseError, build_release
     from .sample_class import SampleClassError, build_sample_class
+    from .sandbox import sandbox_problem
 
     try:
         if args.command == "release":
@@ -73,10 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sample-class":
             print(f"sample class written to {build_sample_class(args.dest)}")
         elif args.command == "grade":
-            options = GradingOptions(args.cell_timeout, args.notebook_timeout, args.db)
+            options = GradingOptions(args.cell_timeout, args.notebook_timeout, args.db,
+                                     args.workers, args.unsafe)
+            if args.unsafe:
+                print(UNSAFE_BANNER, file=sys.stderr)
             results = grade_class(args.submissions, args.out, assignments=args.assignments,
-                                  options=options, progress=_print_progress)
+                                  options=options, progress=ProgressBar())
             print(format_table(results))
+            if args.unsafe:
+                print(UNSAFE_BANNER)
             print(f"\nwrote {args.out / 'grades.csv'}, {args.out / 'tests.csv'} and "
                   f"{args.out / 'feedback'}/")
         elif args.command == "demo":
@@ -85,8 +113,13 @@ def main(argv: list[str] | None = None) -> int:
             sample = args.out / "sample_class"
             print(f"2/3 writing the sample class to {sample} ...", flush=True)
             build_sample_class(sample, replace=True)
+            problem = sandbox_problem()
+            if problem:
+                # the sample class is the course's own synthetic code, safe to run as is
+                print(f"WARNING: grading the sample class without a sandbox: {problem}")
             print("3/3 grading the sample class ...", flush=True)
-            results = grade_class(sample, args.out / "grades", progress=_print_progress)
+            results = grade_class(sample, args.out / "grades", progress=ProgressBar(),
+                                  options=GradingOptions(unsafe=problem is not None))
             print()
             print(format_table(results))
             print(f"\nCSV files and feedback: {args.out / 'grades'}")

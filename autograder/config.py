@@ -58,11 +58,14 @@ def sqlite_url(work: Path) -> str:
 
 
 def nbgrader_config(paths: CoursePaths, *, db_url: str | None = None,
-                    cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> Config:
+                    cell_timeout: int = DEFAULT_CELL_TIMEOUT,
+                    extra: dict | None = None) -> Config:
     """Build the traitlets ``Config`` every nbgrader call of the course uses.
 
     nbgrader accepts absolute step folders (``os.path.join`` keeps them), which
     is what lets a submissions folder anywhere on disk be graded in place.
+    ``extra`` maps configurable class names to settings merged on top, e.g.
+    ``{"Execute": {"kernel_name": "kl-sandbox"}}``.
     """
     c = Config()
     c.CourseDirectory.course_id = COURSE_ID
@@ -73,6 +76,9 @@ def nbgrader_config(paths: CoursePaths, *, db_url: str | None = None,
         c.CourseDirectory.submitted_directory = str(paths.submitted)
     c.CourseDirectory.db_url = db_url or sqlite_url(paths.work)
     apply_grading_policy(c, cell_timeout=cell_timeout)
+    for section, settings in (extra or {}).items():
+        for key, value in settings.items():
+            c[section][key] = value
     return c
 
 

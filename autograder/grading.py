@@ -20,13 +20,12 @@ from __future__ import annotations
 import csv
 import html
 import json
+import multiprocessing
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +41,8 @@ from .config import (
     sqlite_url,
 )
 from .release import generate_assignments
+from .sandbox import sandbox_problem
+from .worker import init_worker, safe_grade_submission
 
 STATUSES = ("graded", "invalid", "timeout", "error", "missing")
 GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status")
@@ -72,9 +73,14 @@ class AssignmentResult:
 
 @dataclass(frozen=True)
 class GradingOptions:
+    """How a class is graded (see ``python -m autograder grade --help``)."""
+
     cell_timeout: int = DEFAULT_CELL_TIMEOUT
     notebook_timeout: int = DEFAULT_NOTEBOOK_TIMEOUT
     db_url: str | None = None
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # run student code without the bubblewrap sandbox (only for trusted notebooks)
+    unsafe: bool = False
 
 
 def list_students(submissions: Path) -> list[str]:
@@ -174,66 +180,33 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def _run_worker(job: dict, timeout: int) -> dict | None:
-    """Run the worker process; return its result, or None if it ran out of time."""
-    with tempfile.TemporaryDirectory(prefix="kl-job-") as tmp:
-        job_file = Path(tmp) / "job.json"
-        job = {**job, "result": str(Path(tmp) / "result.json")}
-        job_file.write_text(json.dumps(job))
-        # a new session lets us kill the kernel together with the worker
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.worker", str(job_file)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-        )
-        try:
-            _, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            return None
-        finally:
-            # leftover kernels of a finished worker must not outlive it either
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        result_file = Path(job["result"])
-        if result_file.is_file():
-            return json.loads(result_file.read_text())
-        tail = stderr.decode("utf-8", "replace")[-2000:]
-        return {"autograde_success": False,
-                "autograde_error": f"worker exited with code {proc.returncode}: {tail}"}
-
-
-def grade_one(paths: CoursePaths, student: str, assignment: str, notebooks: list[str],
-              options: GradingOptions, db_url: str) -> AssignmentResult:
-    """Grade one student's assignment and collect its feedback."""
-    max_score = _assignment_max_score(db_url, assignment)
+def precheck(paths: CoursePaths, student: str, assignment: str, notebooks: list[str],
+             max_score: float) -> AssignmentResult | None:
+    """The result of a submission nbgrader need not run (missing or invalid), else None."""
     submitted = paths.submitted / student / assignment
-
-    def failed(status: str, message: str) -> AssignmentResult:
-        return AssignmentResult(student, assignment, status, 0.0, max_score, message)
-
     present = [nb for nb in notebooks if (submitted / f"{nb}.ipynb").is_file()]
     if not present:
         expected = ", ".join(f"{nb}.ipynb" for nb in notebooks)
-        return failed("missing", f"no {expected} in {student}/{assignment}/")
+        return AssignmentResult(student, assignment, "missing", 0.0, max_score,
+                                f"no {expected} in {student}/{assignment}/")
     for nb in present:
         problem = check_submitted_notebook(submitted / f"{nb}.ipynb")
         if problem:
-            return failed("invalid", f"{nb}.ipynb: {problem}")
+            return AssignmentResult(student, assignment, "invalid", 0.0, max_score,
+                                    f"{nb}.ipynb: {problem}")
+    return None
 
-    job = {
-        "source": str(paths.source), "release": str(paths.release), "work": str(paths.work),
-        "submitted": str(paths.submitted), "db_url": db_url, "student": student,
-        "assignment": assignment, "cell_timeout": options.cell_timeout,
-    }
-    outcome = _run_worker(job, options.notebook_timeout)
-    if outcome is None:
-        return failed("timeout", f"grading took longer than {options.notebook_timeout} s")
+
+def interpret(paths: CoursePaths, student: str, assignment: str, outcome: dict,
+              options: GradingOptions, db_url: str, max_score: float) -> AssignmentResult:
+    """Turn a worker's outcome and the gradebook into the submission's result."""
+    if outcome.get("deadline_hit"):
+        return AssignmentResult(student, assignment, "timeout", 0.0, max_score,
+                                f"the notebook ran longer than {options.notebook_timeout} s")
     if not outcome["autograde_success"]:
         log = outcome.get("autograde_log", "") + "\n" + outcome.get("autograde_error", "")
-        return failed(*classify_failure(log))
+        status, message = classify_failure(log)
+        return AssignmentResult(student, assignment, status, 0.0, max_score, message)
 
     score, total, tests = _gradebook_scores(db_url, student, assignment)
     status, message = "graded", ""
@@ -300,7 +273,9 @@ def grade_class(submissions: Path, out: Path, *, assignments: list[str] | None =
 
     ``out`` receives ``grades.csv``, ``tests.csv``, ``feedback/<student>/<assignment>/``
     and nbgrader's working folder ``nbgrader/`` (gradebook, autograded notebooks).
-    ``progress`` is called with each result as it is finished.
+    Submissions are graded by ``options.workers`` processes in parallel, each student
+    kernel in a bubblewrap sandbox unless ``options.unsafe``. ``progress(result, total)``
+    is called with each result as it is finished.
     """
     options = options or GradingOptions()
     submissions = Path(submissions).resolve()
@@ -309,6 +284,16 @@ def grade_class(submissions: Path, out: Path, *, assignments: list[str] | None =
     out = Path(out).resolve()
     if out == submissions or submissions in out.parents:
         raise GradingError("the output folder must not be inside the submissions folder")
+    if options.workers < 1:
+        raise GradingError(f"workers must be at least 1, not {options.workers}")
+    if not options.unsafe:
+        problem = sandbox_problem()
+        if problem:
+            raise GradingError(f"cannot sandbox student code: {problem}. Install bubblewrap, "
+                               "or pass --unsafe to run student code without a sandbox")
+    students = list_students(submissions)
+    if not students:
+        raise GradingError(f"no student folders in {submissions}")
     out.mkdir(parents=True, exist_ok=True)
     ensure_venv_on_path()
 
@@ -318,21 +303,74 @@ def grade_class(submissions: Path, out: Path, *, assignments: list[str] | None =
     work.mkdir(parents=True, exist_ok=True)
     assignments = generate_assignments(paths, assignments, db_url=db_url,
                                        cell_timeout=options.cell_timeout)
-    students = list_students(submissions)
-    if not students:
-        raise GradingError(f"no student folders in {submissions}")
+    max_scores = {a: _assignment_max_score(db_url, a) for a in assignments}
 
-    results = []
+    results: dict[tuple[str, str], AssignmentResult] = {}
+    tasks = []
     for student in students:
         for assignment in assignments:
-            result = grade_one(paths, student, assignment, source_notebooks(paths, assignment),
-                               options, db_url)
-            _copy_feedback(paths, out, result)
-            results.append(result)
-            if progress:
-                progress(result)
-    write_csvs(out, results)
-    return results
+            early = precheck(paths, student, assignment, source_notebooks(paths, assignment),
+                             max_scores[assignment])
+            if early is not None:
+                results[student, assignment] = early
+            else:
+                tasks.append(_task(paths, student, assignment, options, db_url))
+
+    def finish(result: AssignmentResult) -> None:
+        _copy_feedback(paths, out, result)
+        results[result.student_id, result.assignment] = result
+        if progress:
+            progress(result, len(students) * len(assignments))
+
+    for result in results.copy().values():
+        finish(result)
+    for task, outcome in run_tasks(tasks, options.workers):
+        finish(interpret(paths, task["student"], task["assignment"], outcome, options, db_url,
+                         max_scores[task["assignment"]]))
+    ordered = [results[s, a] for s in students for a in assignments]
+    write_csvs(out, ordered)
+    return ordered
+
+
+def _task(paths: CoursePaths, student: str, assignment: str, options: GradingOptions,
+          db_url: str) -> dict:
+    return {
+        "source": str(paths.source), "release": str(paths.release), "work": str(paths.work),
+        "submitted": str(paths.submitted), "db_url": db_url, "student": student,
+        "assignment": assignment, "cell_timeout": options.cell_timeout,
+        "notebook_timeout": options.notebook_timeout, "sandbox": not options.unsafe,
+    }
+
+
+def run_tasks(tasks: list[dict], workers: int):
+    """Yield ``(task, outcome)`` as a pool of ``workers`` processes grades the tasks.
+
+    A worker process that dies (it should not: student code runs in its kernel)
+    fails only the task it was running; the pool is rebuilt for the rest.
+    """
+    pending = list(tasks)
+    while pending:
+        context = multiprocessing.get_context("spawn")
+        slots = context.Queue()
+        for slot in range(workers):
+            slots.put(slot)
+        with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context,
+                                 initializer=init_worker, initargs=(slots,)) as pool:
+            futures = {pool.submit(safe_grade_submission, task): task for task in pending}
+            pending = []
+            broken = False
+            for future in as_completed(futures):
+                task = futures[future]
+                try:
+                    yield task, future.result()
+                except BrokenProcessPool:
+                    if broken:
+                        pending.append(task)  # not its fault: retry in a fresh pool
+                    else:
+                        broken = True
+                        yield task, {"autograde_success": False, "deadline_hit": False,
+                                     "autograde_log": "",
+                                     "autograde_error": "the grading worker process died"}
 
 
 def format_table(results: Iterable[AssignmentResult]) -> str:

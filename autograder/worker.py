@@ -1,50 +1,107 @@
-"""Grade one student's assignment in a child process: ``python -m autograder.worker JOB.json``.
+"""Grade one student's assignment inside a worker process of the grading pool.
 
-Running each submission in its own process means a kernel that crashes, hangs
-or floods memory cannot take the grading loop down with it: the parent only
-waits with a deadline and then reads what this process wrote to ``result``.
+The worker runs nbgrader (trusted code) and starts the student's kernel, in the
+bubblewrap sandbox unless the instructor chose ``--unsafe``. A watchdog thread
+kills the kernel when the whole notebook exceeds its deadline, so a submission
+that hangs costs at most that deadline.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import os
+import shutil
+import threading
 from pathlib import Path
+
+import psutil
 
 from .config import CoursePaths
 from .release import nbgrader_api
+from .sandbox import KERNEL_NAME, SANDBOX_UID_BASE, KernelJob, SandboxLimits, prepare_job
+
+# Set once per pool process by ``init_worker``: which sandbox uid this process owns
+_SLOT = {"index": 0}
 
 
-def run_job(job: dict) -> dict:
-    """Autograde and generate feedback for ``job["student"]``/``job["assignment"]``."""
-    paths = CoursePaths(
-        source=Path(job["source"]), release=Path(job["release"]), work=Path(job["work"]),
-        submitted=Path(job["submitted"]),
-    )
-    api = nbgrader_api(paths, db_url=job["db_url"], cell_timeout=job["cell_timeout"])
-    autograded = api.autograde(job["assignment"], job["student"], force=True, create=True)
+def init_worker(slots) -> None:
+    """Pool initializer: take a slot number so concurrent kernels get distinct uids."""
+    _SLOT["index"] = slots.get()
+
+
+def _kill_kernels() -> None:
+    """Kill every process this worker started (the kernel, bwrap and their children)."""
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _sandbox_config(task: dict, job_dir: Path) -> dict:
+    """Prepare the sandbox folders and return the extra nbgrader/jupyter settings."""
+    student_dir = Path(task["submitted"]) / task["student"] / task["assignment"]
+    notebook_dir = Path(task["work"]) / "autograded" / task["student"] / task["assignment"]
+    job = KernelJob(notebook_dir=notebook_dir, private_dir=job_dir / "cwd",
+                    ipc_dir=job_dir / "ipc", runtime_dir=job_dir / "runtime",
+                    uid=SANDBOX_UID_BASE + _SLOT["index"])
+    limits = SandboxLimits(**task.get("limits", {}))
+    prepare_job(job, student_dir, limits, job_dir / "jupyter")
+    os.environ["JUPYTER_PATH"] = str(job_dir / "jupyter")
+    return {
+        "Execute": {"kernel_name": KERNEL_NAME},
+        # the kernel has no network: talk over Unix sockets in a folder it can reach
+        "KernelManager": {"transport": "ipc", "ip": str(job.ipc_dir / "kernel"),
+                          "connection_file": str(job.runtime_dir / "connection.json")},
+    }
+
+
+def grade_submission(task: dict) -> dict:
+    """Autograde and generate feedback for ``task["student"]``/``task["assignment"]``.
+
+    Returns a dict with ``autograde_success``, ``autograde_log``, ``autograde_error``,
+    ``deadline_hit`` and, after a successful autograde, ``feedback_success``.
+    """
+    paths = CoursePaths(source=Path(task["source"]), release=Path(task["release"]),
+                        work=Path(task["work"]), submitted=Path(task["submitted"]))
+    job_dir = Path(task["work"]) / "jobs" / f"{task['student']}--{task['assignment']}"
+    shutil.rmtree(job_dir, ignore_errors=True)
+    job_dir.mkdir(parents=True)
+    extra = _sandbox_config(task, job_dir) if task["sandbox"] else {}
+    api = nbgrader_api(paths, db_url=task["db_url"], cell_timeout=task["cell_timeout"],
+                       extra=extra)
+
+    deadline_hit = threading.Event()
+
+    def on_deadline() -> None:
+        deadline_hit.set()
+        _kill_kernels()
+
+    watchdog = threading.Timer(task["notebook_timeout"], on_deadline)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        autograded = api.autograde(task["assignment"], task["student"], force=True, create=True)
+    finally:
+        watchdog.cancel()
+        _kill_kernels()  # a kernel that outlived nbgrader must not keep running
     result = {
-        "autograde_success": bool(autograded["success"]),
+        "autograde_success": bool(autograded["success"]) and not deadline_hit.is_set(),
         "autograde_error": autograded.get("error") or "",
         "autograde_log": autograded.get("log") or "",
+        "deadline_hit": deadline_hit.is_set(),
     }
-    if autograded["success"]:
-        feedback = api.generate_feedback(job["assignment"], job["student"], force=True)
+    if result["autograde_success"]:
+        feedback = api.generate_feedback(task["assignment"], task["student"], force=True)
         result["feedback_success"] = bool(feedback["success"])
-        result["feedback_error"] = feedback.get("error") or ""
+    shutil.rmtree(job_dir, ignore_errors=True)
     return result
 
 
-def main(argv: list[str]) -> int:
-    job_file = Path(argv[0])
-    job = json.loads(job_file.read_text())
+def safe_grade_submission(task: dict) -> dict:
+    """``grade_submission`` that reports any exception instead of raising it."""
     try:
-        result = run_job(job)
-    except Exception as exc:  # reported to the parent, which decides the status
-        result = {"autograde_success": False, "autograde_error": f"{type(exc).__name__}: {exc}"}
-    Path(job["result"]).write_text(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+        return grade_submission(task)
+    except Exception as exc:  # one broken submission must never stop the pool
+        _kill_kernels()
+        return {"autograde_success": False, "deadline_hit": False, "autograde_log": "",
+                "autograde_error": f"{type(exc).__name__}: {exc}"}

@@ -66,10 +66,16 @@ def delegated_calls(func, forbidden: tuple[str, ...] = ()) -> list[str]:
         for name in code.co_names + code.co_freevars:
             if name in forbidden:
                 found.add(f"it uses {name}")
+            if name == _REFERENCE_PACKAGE or name.startswith(_REFERENCE_PACKAGE + "."):
+                found.add(f"it imports the course's reference package {name}")
             target = cells.get(name, func.__globals__.get(name))
             origin = _origin(target) if target is not None else ""
             if origin == _REFERENCE_PACKAGE or origin.startswith(_REFERENCE_PACKAGE + "."):
                 found.add(f"it calls the course's reference {origin} (as '{name}')")
+        # __import__("kl_helpers") and friends name the package in a string
+        for const in code.co_consts:
+            if isinstance(const, str) and _REFERENCE_PACKAGE in const:
+                found.add(f"it names the course's reference package in {const!r}")
     return sorted(found)
 
 

@@ -1,0 +1,220 @@
+"""Run each student kernel inside a bubblewrap (``bwrap``) sandbox.
+
+nbgrader itself runs in the trusted grading process; only the Jupyter kernel,
+which executes the student's code, is sandboxed. The kernel sees:
+
+* read-only: the system folders, the Python installation, the virtualenv and the
+  two course packages it may import (``kl_helpers``, ``autograder``);
+* read-write: a private ``/tmp`` (tmpfs) and a private working folder mounted where
+  nbgrader expects the notebook's folder, holding copies of the student's own
+  non-notebook files;
+* nothing else: not ``solutions/``, not the gradebook, not the autograded notebook
+  (it carries the hidden tests), not other students' files, and no network (it
+  talks to nbgrader over Unix sockets in a folder of its own).
+
+Limits: address space, number of processes and file size (rlimits, set by
+``autograder.sandbox_kernel`` before it drops root), a per-cell timeout
+(nbgrader) and a whole-notebook deadline (the grading worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+KERNEL_NAME = "kl-sandbox"
+
+#: First uid used for sandboxed kernels when grading as root; worker slot i uses BASE + i
+SANDBOX_UID_BASE = 61000
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create a sandbox on this machine."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits of one student kernel (see ``setrlimit(2)``)."""
+
+    memory_bytes: int = 3 * 1024**3  # RLIMIT_AS: numpy + scipy + matplotlib need ~1 GiB
+    max_processes: int = 64  # RLIMIT_NPROC: stops fork bombs
+    max_file_bytes: int = 64 * 1024**2  # RLIMIT_FSIZE: no file larger than this
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def sandbox_problem() -> str | None:
+    """Why sandboxed grading cannot run here, or None when it can."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed; on Debian/Ubuntu: apt-get install bubblewrap"
+    argv = [bwrap, *_namespace_args(), *_mount_args(readonly_paths()), "--proc", "/proc",
+            "--dev", "/dev",
+            "--", sys.executable, "-c", "import kl_helpers"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap failed to start: {exc}"
+    if done.returncode != 0:
+        return f"bubblewrap cannot create a sandbox here: {done.stderr.strip()[:300]}"
+    return None
+
+
+def _namespace_args() -> list[str]:
+    args = ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    if os.geteuid() != 0:
+        # without root, only a user namespace lets bwrap create the others
+        args.insert(0, "--unshare-user")
+    else:
+        # bwrap drops every capability of root; the launcher needs these three to hand
+        # itself a connection file and switch to the sandbox uid (which clears them all)
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_CHOWN"]
+    return args
+
+
+def _package_dir(name: str) -> Path:
+    module = __import__(name)
+    return Path(module.__file__).resolve().parent
+
+
+def readonly_paths() -> list[Path]:
+    """Folders the kernel may read: system, Python, virtualenv, course packages."""
+    candidates = [Path(p) for p in ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin",
+                                    "/etc")]
+    candidates += [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
+                   Path(sys.executable).resolve().parent,
+                   _package_dir("kl_helpers"), _package_dir("autograder")]
+    seen, paths = set(), []
+    for path in candidates:
+        if path.exists() and not path.is_symlink() and path not in seen:
+            seen.add(path)
+            paths.append(path)
+        elif path.is_symlink():
+            # /lib -> usr/lib on merged-/usr systems: recreate the link inside
+            seen.add(path)
+    return paths
+
+
+def _mount_args(readonly: list[Path], writable: list[tuple[Path, Path]] = ()) -> list[str]:
+    """bwrap options that mount ``readonly`` paths and ``(source, target)`` writable pairs.
+
+    bwrap creates the missing parents of a mount point with mode 0700, which the
+    unprivileged sandbox uid could not traverse: create them first with mode 0755.
+    """
+    targets = [*readonly, *(target for _, target in writable)]
+    parents = set()
+    for target in targets:
+        for parent in target.parents:
+            inside_mount = any(parent == t or t in parent.parents for t in targets)
+            if parent != Path("/") and not inside_mount:
+                parents.add(parent)
+    args = []
+    for parent in sorted(parents, key=lambda p: len(p.parts)):
+        args += ["--perms", "0755", "--dir", str(parent)]
+    for path in readonly:
+        args += ["--ro-bind", str(path), str(path)]
+    for link in ("/lib", "/lib32", "/lib64", "/bin", "/sbin"):
+        if Path(link).is_symlink():
+            args += ["--symlink", os.readlink(link), link]
+    for source, target in writable:
+        args += ["--bind", str(source), str(target)]
+    return args
+
+
+@dataclass(frozen=True)
+class KernelJob:
+    """Folders of one sandboxed kernel run (all absolute)."""
+
+    notebook_dir: Path  # where nbgrader thinks the notebook runs (its cwd)
+    private_dir: Path  # mounted at notebook_dir inside the sandbox
+    ipc_dir: Path  # Unix sockets between nbgrader and the kernel
+    runtime_dir: Path  # Jupyter runtime dir holding the connection file
+    uid: int  # uid the kernel runs as when grading as root
+
+
+def kernel_argv(job: KernelJob, limits: SandboxLimits) -> list[str]:
+    """The kernel command line, to be written into a kernelspec's ``argv``."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
+    venv_bin = str(Path(sys.executable).parent)
+    mounts = _mount_args([*readonly_paths(), job.runtime_dir],
+                         [(job.private_dir, job.notebook_dir), (job.ipc_dir, job.ipc_dir)])
+    # the private /tmp comes first so that job folders under /tmp are mounted on top of it
+    args = [bwrap, *_namespace_args(), "--perms", "1777", "--tmpfs", "/tmp", *mounts,
+            "--proc", "/proc", "--dev", "/dev",
+            "--chdir", str(job.notebook_dir),
+            "--clearenv",
+            "--setenv", "PATH", f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+            "--setenv", "HOME", "/tmp",
+            "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
+            "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--", sys.executable, "-m", "autograder.sandbox_kernel",
+            json.dumps({"uid": job.uid, "nproc_limit": nproc_limit(limits), **asdict(limits)}),
+            "{connection_file}"]
+    return args
+
+
+def count_processes_of(uid: int) -> int:
+    """Processes on this machine whose real uid is ``uid``."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += 1
+            except OSError:
+                continue
+    return count
+
+
+def nproc_limit(limits: SandboxLimits) -> int:
+    """RLIMIT_NPROC for a kernel: per sandbox uid as root, else on top of the user's own."""
+    if os.geteuid() == 0:
+        return limits.max_processes
+    # a non-root grader shares its uid with the sandbox: leave room for its processes
+    return count_processes_of(os.getuid()) + limits.max_processes
+
+
+def prepare_job(job: KernelJob, submitted_dir: Path, limits: SandboxLimits,
+                jupyter_dir: Path) -> None:
+    """Create the job's folders and a kernelspec named ``KERNEL_NAME`` in ``jupyter_dir``.
+
+    Point ``JUPYTER_PATH`` at ``jupyter_dir`` so that jupyter_client finds it.
+    """
+    for folder in (job.private_dir, job.ipc_dir, job.runtime_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    # the student's own data files, but never a notebook (the autograded one holds tests)
+    if submitted_dir.is_dir():
+        for item in submitted_dir.iterdir():
+            if item.suffix == ".ipynb" or item.name.startswith("."):
+                continue
+            target = job.private_dir / item.name
+            if item.is_dir():
+                shutil.copytree(item, target, symlinks=False, dirs_exist_ok=True)
+            elif item.is_file():
+                shutil.copy2(item, target)
+    if os.geteuid() == 0:
+        for folder in (job.private_dir, job.ipc_dir):
+            for root, dirs, files in os.walk(folder):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.chown(name, job.uid, job.uid)
+    spec_dir = jupyter_dir / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": kernel_argv(job, limits),
+        "display_name": "Python 3 (sandboxed grading)",
+        "language": "python",
+        # signals cannot cross bwrap's pid namespace; ask the kernel over its control channel
+        "interrupt_mode": "message",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))

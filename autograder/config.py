@@ -87,8 +87,28 @@ def apply_grading_policy(c: Config, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT)
     c.Execute.timeout = cell_timeout
     # a test cell a student deleted comes back from the source before grading
     c.OverwriteCells.add_missing_cells = True
+    c.RestoringOverwriteCells.add_missing_cells = True
     # release notebooks must not carry the instructor's outputs or cell state
     c.ClearOutput.enabled = True
+    # nbgrader's sanitising steps, with an OverwriteCells that survives deleted cells
+    c.Autograde.sanitize_preprocessors = [
+        "nbgrader.preprocessors.ClearOutput",
+        "nbgrader.preprocessors.DeduplicateIds",
+        "nbgrader.preprocessors.OverwriteKernelspec",
+        "autograder.preprocessors.RestoringOverwriteCells",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
+    # nbgrader's pipeline plus a cap on the size of each output (LimitOutput counts lines)
+    c.Autograde.autograde_preprocessors = [
+        "nbgrader.preprocessors.Execute",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "autograder.preprocessors.TruncateLargeOutputs",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
     # feedback must not show hidden tests (nbgrader issue #917) nor their tracebacks
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",

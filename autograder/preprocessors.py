@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from nbformat import from_dict
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import OverwriteCells
+from traitlets import Bool, Integer
 
 
 def _is_test_cell(cell) -> bool:
@@ -35,3 +38,108 @@ class HideTestTracebacks(Preprocessor):
                 "ename", "Error")
             output["traceback"] = [f"Test '{grade_id}' failed. {summary}"]
         return cell, resources
+
+
+class TruncateLargeOutputs(Preprocessor):
+    """Cut every output of a code cell down to ``max_chars`` characters.
+
+    nbgrader's ``LimitOutput`` counts lines, so one 100 MB line passes through it
+    into the gradebook's notebook and the feedback page.
+    """
+
+    enabled = Bool(True)
+    max_chars = Integer(100_000, help="characters kept of each output").tag(config=True)
+
+    def _cut(self, text: str) -> str:
+        if len(text) <= self.max_chars:
+            return text
+        return (text[: self.max_chars]
+                + f"\n[... output truncated by the grader: {len(text):,} characters in all]\n")
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.get("cell_type") != "code":
+            return cell, resources
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = self._cut("".join(output["text"]))
+            data = output.get("data", {})
+            for mime in list(data):
+                value = data[mime]
+                text = "".join(value) if isinstance(value, list) else str(value)
+                if len(text) <= self.max_chars:
+                    continue
+                if mime.startswith("text/"):
+                    data[mime] = self._cut(text)
+                else:
+                    # an image or blob this large is not feedback: say what it was
+                    del data[mime]
+                    data.setdefault("text/plain", f"[{mime} output of {len(text):,} "
+                                                  "characters removed by the grader]")
+            if output.get("output_type") == "error":
+                output["traceback"] = [self._cut(line) for line in output.get("traceback", [])]
+                output["evalue"] = self._cut(str(output.get("evalue", "")))
+        return cell, resources
+
+
+class RestoringOverwriteCells(OverwriteCells):
+    """nbgrader's ``OverwriteCells`` that survives deleted and duplicated cells.
+
+    nbgrader 0.9.6 re-adds a deleted *test* cell after the cell that preceded it in
+    the source, and fails (KeyError) when that cell was deleted too, e.g. in an
+    empty notebook; and ``DeduplicateIds`` leaves duplicates with an empty
+    ``nbgrader`` dict that ``add_missing_task_cells`` then fails on. This subclass
+    drops those empty dicts and puts back every missing source cell (stub answers,
+    read-only text, tests) in source order before nbgrader's own checks run.
+    """
+
+    def preprocess(self, nb, resources):
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader")
+            if meta is not None and "grade_id" not in meta:
+                del cell["metadata"]["nbgrader"]
+        if self.add_missing_cells:
+            info = resources["nbgrader"]
+            with Gradebook(info["db_url"]) as gradebook:
+                source_nb = gradebook.find_notebook(info["notebook"], info["assignment"])
+                self._restore(nb, source_nb)
+        return super().preprocess(nb, resources)
+
+    def _restore(self, nb, source_nb) -> None:
+        max_scores = {cell.name: cell.max_score for cell in source_nb.grade_cells}
+        solution_ids = {cell.name for cell in source_nb.solution_cells}
+
+        def position(grade_id):
+            for index, cell in enumerate(nb.cells):
+                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+                    return index
+            return None
+
+        cursor = 0
+        for source_cell in source_nb.source_cells:
+            index = position(source_cell.name)
+            if index is not None:
+                cursor = index + 1
+                continue
+            self.log.warning("Cell %s was missing from the submission; restoring it",
+                             source_cell.name)
+            nb.cells.insert(cursor, self._missing_cell(source_cell, max_scores, solution_ids))
+            cursor += 1
+
+    def _missing_cell(self, source_cell, max_scores, solution_ids):
+        if source_cell.name in max_scores:
+            # nbgrader returns nested plain dicts: make them attribute-accessible
+            return from_dict(self.missing_cell_transform(
+                source_cell, max_scores[source_cell.name],
+                is_solution=source_cell.name in solution_ids))
+        cell = {
+            "cell_type": source_cell.cell_type,
+            "metadata": {"nbgrader": {
+                "grade": False, "solution": source_cell.name in solution_ids,
+                "locked": source_cell.locked, "task": False, "grade_id": source_cell.name,
+                "checksum": source_cell.checksum, "cell_type": source_cell.cell_type,
+                "schema_version": 3}},
+            "source": source_cell.source,
+        }
+        if source_cell.cell_type == "code":
+            cell.update(execution_count=None, outputs=[])
+        return from_dict(cell)

@@ -1,0 +1,282 @@
+"""Hostile or careless submissions: each ends in its own status, nothing leaks, others unharmed.
+
+One class of such submissions is graded once (sandboxed, two workers) and each test
+asserts on one student's row.
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+import threading
+
+import nbformat
+import pytest
+from conftest import NOTEBOOKS, SOLUTIONS, is_test_cell, nbgrader_meta, notebook_path, read_csv
+
+from autograder.grading import GradingOptions, grade_class
+from autograder.sample_class import fill_release
+from autograder.sandbox import sandbox_problem
+
+ASSIGNMENT = "01_definition"
+
+pytestmark = pytest.mark.skipif(sandbox_problem() is not None,
+                                reason=f"no sandbox here: {sandbox_problem()}")
+
+
+class ConnectionRecorder:
+    """A TCP server on 127.0.0.1 that counts the connections it receives."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        self.server.settimeout(0.5)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.server.close()
+
+
+def _answers(port: int) -> dict[str, dict[str, str]]:
+    """Student -> {defined name -> code} for the hostile students built from answers."""
+    solution_path = notebook_path(SOLUTIONS, ASSIGNMENT)
+    copy_solution = (
+        "import json\n"
+        "def kl_divergence(p, q):\n"
+        "    return 0.0\n"
+        "try:\n"
+        f"    _cells = json.load(open({str(solution_path)!r}))['cells']\n"
+        "    for _cell in _cells:\n"
+        "        _src = ''.join(_cell['source'])\n"
+        "        if _src.startswith('def kl_divergence'):\n"
+        "            exec(_src)\n"
+        "except OSError as exc:\n"
+        "    print('could not read the solutions:', exc)\n"
+    )
+    phone_home = (
+        "import socket\n"
+        "def kl_divergence(p, q):\n"
+        "    return 0.0\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), timeout=2).close()\n"
+        "except OSError as exc:\n"
+        "    print('no network:', exc)\n"
+    )
+    return {
+        "reads_solutions": {"kl_divergence": copy_solution},
+        "phones_home": {"kl_divergence": phone_home},
+        "memory_bomb": {"kl_divergence": "blob = bytearray(64 * 1024**3)\n"},
+        "fork_bomb": {"kl_divergence": (
+            "import os\n"
+            "children = 0\n"
+            "try:\n"
+            "    while True:\n"
+            "        if os.fork() == 0:\n"
+            "            import time\n"
+            "            time.sleep(600)\n"
+            "        children += 1\n"
+            "except OSError as exc:\n"
+            "    print('fork refused after', children, 'children:', exc)\n")},
+        "swallows_interrupt": {"kl_divergence": (
+            "import time\n"
+            "while True:\n"
+            "    try:\n"
+            "        time.sleep(0.05)\n"
+            "    except KeyboardInterrupt:\n"
+            "        pass\n")},
+        "hard_exit": {"kl_divergence": "import os\nos._exit(3)\n"},
+        "soft_exit": {"kl_divergence": "import sys\nsys.exit('bye')\n"},
+        "floods_output": {"kl_divergence": "print('x' * 100_000_000)\n"},
+    }
+
+
+def _full(release_nb, source_nb):
+    return fill_release(release_nb, source_nb)
+
+
+def _edited(release_nb, source_nb, edit):
+    nb = _full(release_nb, source_nb)
+    edit(nb)
+    return nb
+
+
+def _test_cells(nb):
+    return [c for c in nb.cells if is_test_cell(c)]
+
+
+def _delete_tests(nb):
+    nb.cells = [c for c in nb.cells if not is_test_cell(c)]
+
+
+def _neuter_tests(nb):
+    # keep the metadata, replace the checks by nothing (on a blank answer)
+    for cell in _test_cells(nb):
+        cell.source = '"""Check nothing."""\npass'
+
+
+def _inflate_points(nb):
+    for cell in _test_cells(nb):
+        nbgrader_meta(cell)["points"] = 100
+
+
+def _duplicate_tests(nb):
+    cells = []
+    for cell in nb.cells:
+        cells.append(cell)
+        if is_test_cell(cell):
+            twin = copy.deepcopy(cell)
+            twin["id"] = cell["id"] + "-again"
+            cells.append(twin)
+    nb.cells = cells
+
+
+def _rename_ids(nb):
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"renamed-{index}"
+
+
+def _tests_to_markdown(nb):
+    for cell in _test_cells(nb):
+        cell["cell_type"] = "markdown"
+        cell.pop("outputs", None)
+        cell.pop("execution_count", None)
+
+
+@pytest.fixture(scope="module")
+def hostile_class(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    submissions = root / "submissions"
+    release_nb = nbformat.read(notebook_path(NOTEBOOKS, ASSIGNMENT), as_version=4)
+    source_nb = nbformat.read(notebook_path(SOLUTIONS, ASSIGNMENT), as_version=4)
+    recorder = ConnectionRecorder()
+    notebooks = {"full_marks": _full(release_nb, source_nb)}
+    for student, answers in _answers(recorder.port).items():
+        notebooks[student] = fill_release(release_nb, source_nb, answers)
+    notebooks["deleted_tests"] = _edited(release_nb, source_nb, _delete_tests)
+    notebooks["duplicated_tests"] = _edited(release_nb, source_nb, _duplicate_tests)
+    notebooks["renamed_ids"] = _edited(release_nb, source_nb, _rename_ids)
+    notebooks["inflated_points"] = _edited(release_nb, source_nb, _inflate_points)
+    blank = copy.deepcopy(release_nb)
+    _neuter_tests(blank)
+    notebooks["neutered_tests"] = blank
+    notebooks["tests_to_markdown"] = _edited(release_nb, source_nb, _tests_to_markdown)
+    empty = copy.deepcopy(release_nb)
+    empty.cells = []
+    notebooks["empty_notebook"] = empty
+    for student, nb in notebooks.items():
+        path = notebook_path(submissions / student, ASSIGNMENT)
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+    out = root / "out"
+    try:
+        results = grade_class(submissions, out, options=GradingOptions(
+            cell_timeout=10, notebook_timeout=90, workers=2))
+    finally:
+        recorder.close()
+    return {"results": {r.student_id: r for r in results}, "out": out,
+            "tests": read_csv(out / "tests.csv"), "connections": recorder.connections}
+
+
+def _autograded_max():
+    nb = nbformat.read(notebook_path(SOLUTIONS, ASSIGNMENT), as_version=4)
+    return sum(float(nbgrader_meta(c)["points"]) for c in nb.cells if is_test_cell(c))
+
+
+def _ex2_scores(hostile, student):
+    return [float(r["score"]) for r in hostile["tests"]
+            if r["student_id"] == student and r["grade_id"].startswith("ex2_")]
+
+
+def test_a_correct_submission_is_unharmed_by_the_others(hostile_class):
+    result = hostile_class["results"]["full_marks"]
+    assert result.status == "graded"
+    assert result.score == _autograded_max()
+
+
+def test_solutions_are_not_visible_to_student_code(hostile_class):
+    result = hostile_class["results"]["reads_solutions"]
+    assert result.status == "graded"
+    scores = _ex2_scores(hostile_class, "reads_solutions")
+    assert scores and all(s == 0 for s in scores), "the student copied the model solution"
+
+
+def test_no_network_from_student_code(hostile_class):
+    assert hostile_class["results"]["phones_home"].status == "graded"
+    assert hostile_class["connections"] == 0
+
+
+def test_memory_bomb_is_contained(hostile_class):
+    result = hostile_class["results"]["memory_bomb"]
+    assert result.status == "graded"  # MemoryError in one cell, the rest still graded
+    assert 0 < result.score < _autograded_max()
+
+
+def test_fork_bomb_is_contained(hostile_class):
+    result = hostile_class["results"]["fork_bomb"]
+    assert result.status in ("graded", "timeout", "error")
+    assert result.score < _autograded_max()
+
+
+def test_loop_that_swallows_interrupts_times_out(hostile_class):
+    result = hostile_class["results"]["swallows_interrupt"]
+    assert (result.status, result.score) == ("timeout", 0.0)
+
+
+def test_hard_exit_is_an_error(hostile_class):
+    result = hostile_class["results"]["hard_exit"]
+    assert (result.status, result.score) == ("error", 0.0)
+    assert "kernel died" in result.message
+
+
+def test_soft_exit_only_fails_its_cell(hostile_class):
+    result = hostile_class["results"]["soft_exit"]
+    assert result.status == "graded"
+    assert 0 < result.score < _autograded_max()
+
+
+def test_huge_output_is_graded(hostile_class):
+    result = hostile_class["results"]["floods_output"]
+    assert result.status == "graded"
+    feedback = next((hostile_class["out"] / "feedback" / "floods_output").rglob("*.html"))
+    assert feedback.stat().st_size < 20_000_000
+
+
+@pytest.mark.parametrize("student", ["deleted_tests", "duplicated_tests", "renamed_ids",
+                                     "inflated_points"])
+def test_edited_test_cells_are_restored(hostile_class, student):
+    result = hostile_class["results"][student]
+    assert result.status == "graded"
+    assert result.score == _autograded_max()
+    assert result.max_score == hostile_class["results"]["full_marks"].max_score
+
+
+def test_neutered_tests_earn_nothing(hostile_class):
+    result = hostile_class["results"]["neutered_tests"]
+    assert (result.status, result.score) == ("graded", 0.0)
+
+
+def test_tests_turned_into_markdown_earn_nothing_free(hostile_class):
+    result = hostile_class["results"]["tests_to_markdown"]
+    assert result.status in ("graded", "invalid")
+    if result.status == "graded":
+        # the tests came back as code and ran against the (correct) answers
+        assert result.score == _autograded_max()
+
+
+def test_empty_notebook_scores_zero(hostile_class):
+    result = hostile_class["results"]["empty_notebook"]
+    assert (result.status, result.score) == ("graded", 0.0)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder {release,grade,sample-class,demo} ...``."""
+"""Command line: ``python -m autograder {release,grade,report,sample-class,demo} ...``."""
 
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run student code WITHOUT the bubblewrap sandbox (trusted "
                             "notebooks only)")
 
+    report = sub.add_parser("report", help="write a class report from a grading run")
+    report.add_argument("out", type=Path, help="the --out folder of a `grade` run")
+
     sample = sub.add_parser("sample-class", help="write the synthetic sample class")
     sample.add_argument("dest", type=Path, help="new or empty folder to write it to")
 
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     # imported late so that --help answers without loading nbgrader
     from .grading import GradingError, GradingOptions, format_table, grade_class
     from .release import ReleaseError, build_release
+    from .report import ReportError, write_report
     from .sample_class import SampleClassError, build_sample_class
     from .sandbox import sandbox_problem
 
@@ -93,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "release":
             dest = build_release(args.out)
             print(f"release written to {dest}")
+        elif args.command == "report":
+            print(f"report written to {write_report(args.out)}")
         elif args.command == "sample-class":
             print(f"sample class written to {build_sample_class(args.dest)}")
         elif args.command == "grade":
@@ -122,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
                                   options=GradingOptions(unsafe=problem is not None))
             print()
             print(format_table(results))
-            print(f"\nCSV files and feedback: {args.out / 'grades'}")
-    except (GradingError, ReleaseError, SampleClassError) as exc:
+            report = write_report(args.out / "grades")
+            print(f"\nCSV files and feedback: {args.out / 'grades'}\nclass report: {report}")
+    except (GradingError, ReleaseError, ReportError, SampleClassError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

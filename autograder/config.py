@@ -53,8 +53,12 @@ class CoursePaths:
 
 
 def sqlite_url(work: Path) -> str:
-    """The default gradebook: one SQLite file in the working directory."""
-    return f"sqlite:///{Path(work).resolve() / 'gradebook.db'}"
+    """The default gradebook: one SQLite file in the working directory.
+
+    Parallel workers write to it; SQLite serialises writers with a lock, and the
+    ``timeout`` lets a writer wait for it (60 s) instead of failing after 5 s.
+    """
+    return f"sqlite:///{Path(work).resolve() / 'gradebook.db'}?timeout=60"
 
 
 def nbgrader_config(paths: CoursePaths, *, db_url: str | None = None,
@@ -85,6 +89,7 @@ def nbgrader_config(paths: CoursePaths, *, db_url: str | None = None,
 def apply_grading_policy(c: Config, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> None:
     """Settings shared by the CLI and by the instructor's ``nbgrader_config.py``."""
     c.Execute.timeout = cell_timeout
+    c.TrustedTestExecute.timeout = cell_timeout
     # a test cell a student deleted comes back from the source before grading
     c.OverwriteCells.add_missing_cells = True
     c.RestoringOverwriteCells.add_missing_cells = True
@@ -100,7 +105,8 @@ def apply_grading_policy(c: Config, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT)
     ]
     # nbgrader's pipeline plus a cap on the size of each output (LimitOutput counts lines)
     c.Autograde.autograde_preprocessors = [
-        "nbgrader.preprocessors.Execute",
+        # test cells run in the grading process, out of reach of the student's code
+        "autograder.trusted.TrustedTestExecute",
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",

@@ -141,8 +141,11 @@ def _had_cell_timeout(autograded_dir: Path) -> bool:
         notebook = json.loads(path.read_text(encoding="utf-8"))
         for cell in notebook.get("cells", []):
             for output in cell.get("outputs", []):
-                if output.get("output_type") == "error" and output.get("ename") in (
-                        "CellTimeoutError", "TimeoutError"):
+                if output.get("output_type") != "error":
+                    continue
+                # a test cell reports a timeout of the student's function in its message
+                if output.get("ename") in ("CellTimeoutError", "TimeoutError") or (
+                        "CellTimeoutError" in str(output.get("evalue", ""))):
                     return True
     return False
 
@@ -329,6 +332,11 @@ def grade_class(submissions: Path, out: Path, *, assignments: list[str] | None =
                          max_scores[task["assignment"]]))
     ordered = [results[s, a] for s in students for a in assignments]
     write_csvs(out, ordered)
+    # what the report needs to know about how these grades were produced
+    run = {"unsafe": options.unsafe, "workers": options.workers,
+           "cell_timeout": options.cell_timeout, "notebook_timeout": options.notebook_timeout,
+           "assignments": assignments, "students": len(students)}
+    (out / "run.json").write_text(json.dumps(run, indent=1) + "\n")
     return ordered
 
 

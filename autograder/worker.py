@@ -49,6 +49,7 @@ def _sandbox_config(task: dict, job_dir: Path) -> dict:
     os.environ["JUPYTER_PATH"] = str(job_dir / "jupyter")
     return {
         "Execute": {"kernel_name": KERNEL_NAME},
+        "TrustedTestExecute": {"kernel_name": KERNEL_NAME},
         # the kernel has no network: talk over Unix sockets in a folder it can reach
         "KernelManager": {"transport": "ipc", "ip": str(job.ipc_dir / "kernel"),
                           "connection_file": str(job.runtime_dir / "connection.json")},

@@ -101,6 +101,26 @@ def _answers(port: int) -> dict[str, dict[str, str]]:
         "hard_exit": {"kl_divergence": "import os\nos._exit(3)\n"},
         "soft_exit": {"kl_divergence": "import sys\nsys.exit('bye')\n"},
         "floods_output": {"kl_divergence": "print('x' * 100_000_000)\n"},
+        # a wrong answer plus every patch that would make in-kernel tests pass
+        "monkeypatches": {"kl_divergence": (
+            "import builtins, math\n"
+            "import numpy as np\n"
+            "import kl_helpers, kl_helpers.checks\n"
+            "def kl_divergence(p, q):\n"
+            "    return 0.0\n"
+            "builtins.abs = lambda x: 0\n"
+            "builtins.float = lambda x=0.0: 0.0\n"
+            "math.isclose = lambda *args, **kwargs: True\n"
+            "math.isfinite = lambda x: True\n"
+            "np.isclose = lambda *args, **kwargs: True\n"
+            "np.isposinf = lambda x: True\n"
+            "kl_helpers.kl_divergence = lambda p, q, **kwargs: 0.0\n"
+            "kl_helpers.checks.assert_own_work = lambda *args, **kwargs: None\n")},
+        # a correct-looking function that hands the work to the reference
+        "delegates": {"kl_divergence": (
+            "def kl_divergence(p, q):\n"
+            "    import kl_helpers\n"
+            "    return float(kl_helpers.kl_divergence(p, q))\n")},
     }
 
 
@@ -217,6 +237,20 @@ def test_solutions_are_not_visible_to_student_code(hostile_class):
 def test_no_network_from_student_code(hostile_class):
     assert hostile_class["results"]["phones_home"].status == "graded"
     assert hostile_class["connections"] == 0
+
+
+def test_monkeypatching_the_kernel_does_not_pass_tests(hostile_class):
+    result = hostile_class["results"]["monkeypatches"]
+    assert result.status == "graded"
+    scores = _ex2_scores(hostile_class, "monkeypatches")
+    assert len(scores) == 6 and all(s == 0 for s in scores), scores
+
+
+def test_delegating_to_the_reference_earns_nothing(hostile_class):
+    scores = _ex2_scores(hostile_class, "delegates")
+    assert len(scores) == 6 and all(s == 0 for s in scores), scores
+    feedback = next((hostile_class["out"] / "feedback" / "delegates").rglob("*.html"))
+    assert "must compute the answer itself" in feedback.read_text()
 
 
 def test_memory_bomb_is_contained(hostile_class):

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="gradebook URL (default: SQLite in OUT/nbgrader/gradebook.db)")
     grade.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
                        help="submissions graded in parallel (default: number of cores)")
+    grade.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="grade on a Dask distributed cluster instead of local processes")
     grade.add_argument("--unsafe", action="store_true",
                        help="run student code WITHOUT the bubblewrap sandbox (trusted "
                             "notebooks only)")
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sample class written to {build_sample_class(args.dest)}")
         elif args.command == "grade":
             options = GradingOptions(args.cell_timeout, args.notebook_timeout, args.db,
-                                     args.workers, args.unsafe)
+                                     args.workers, args.unsafe, args.scheduler)
             if args.unsafe:
                 print(UNSAFE_BANNER, file=sys.stderr)
             results = grade_class(args.submissions, args.out, assignments=args.assignments,

@@ -6,7 +6,8 @@ ends in exactly one status:
 
 ``graded``   nbgrader ran every cell; the score is what the tests gave
 ``timeout``  a cell hit the per-cell limit (the score counts the cells that
-             finished) or the whole notebook hit its limit (score 0)
+             finished), or the kernel ignored the interrupt or the whole
+             notebook hit its deadline (score 0)
 ``invalid``  the file is not a notebook nbgrader can grade (broken JSON, not
              nbformat 4, test cells nbgrader refuses): score 0
 ``error``    grading failed for another reason, e.g. the kernel died: score 0
@@ -17,7 +18,9 @@ A broken submission never stops the others.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import html
 import json
 import multiprocessing
@@ -81,6 +84,8 @@ class GradingOptions:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     # run student code without the bubblewrap sandbox (only for trusted notebooks)
     unsafe: bool = False
+    # address of a Dask distributed scheduler (tcp://host:port); None: local process pool
+    scheduler: str | None = None
 
 
 def list_students(submissions: Path) -> list[str]:
@@ -203,6 +208,11 @@ def precheck(paths: CoursePaths, student: str, assignment: str, notebooks: list[
 def interpret(paths: CoursePaths, student: str, assignment: str, outcome: dict,
               options: GradingOptions, db_url: str, max_score: float) -> AssignmentResult:
     """Turn a worker's outcome and the gradebook into the submission's result."""
+    # nbgrader's own log of this submission, for the instructor who wants the details
+    logs = paths.work / "logs"
+    logs.mkdir(exist_ok=True)
+    (logs / f"{student}--{assignment}.log").write_text(
+        outcome.get("autograde_log", "") + "\n" + outcome.get("autograde_error", ""))
     if outcome.get("deadline_hit"):
         return AssignmentResult(student, assignment, "timeout", 0.0, max_score,
                                 f"the notebook ran longer than {options.notebook_timeout} s")
@@ -299,7 +309,28 @@ def grade_class(submissions: Path, out: Path, *, assignments: list[str] | None =
         raise GradingError(f"no student folders in {submissions}")
     out.mkdir(parents=True, exist_ok=True)
     ensure_venv_on_path()
+    with _exclusive(out):
+        return _grade_class(submissions, out, students, assignments, options, progress)
 
+
+@contextlib.contextmanager
+def _exclusive(out: Path):
+    """Hold a lock on ``out``: two runs writing one gradebook would corrupt each other."""
+    with open(out / ".grading.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise GradingError(f"another grading run is using {out}; wait for it to "
+                               "finish or choose another --out") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _grade_class(submissions: Path, out: Path, students: list[str],
+                 assignments: list[str] | None, options: GradingOptions,
+                 progress) -> list[AssignmentResult]:
     work = out / "nbgrader"
     paths = CoursePaths.for_repo(work, release=work / "release", submitted=submissions)
     db_url = options.db_url or sqlite_url(work)
@@ -307,6 +338,11 @@ def grade_class(submissions: Path, out: Path, *, assignments: list[str] | None =
     assignments = generate_assignments(paths, assignments, db_url=db_url,
                                        cell_timeout=options.cell_timeout)
     max_scores = {a: _assignment_max_score(db_url, a) for a in assignments}
+    # create every student up front: two workers grading one student's two assignments
+    # would otherwise both insert the student, and one would fail on the unique key
+    with Gradebook(db_url, COURSE_ID) as gb:
+        for student in students:
+            gb.update_or_create_student(student)
 
     results: dict[tuple[str, str], AssignmentResult] = {}
     tasks = []
@@ -327,17 +363,49 @@ def grade_class(submissions: Path, out: Path, *, assignments: list[str] | None =
 
     for result in results.copy().values():
         finish(result)
-    for task, outcome in run_tasks(tasks, options.workers):
+    runner = (run_tasks_on_dask(tasks, options.scheduler) if options.scheduler
+              else run_tasks(tasks, options.workers))
+    for task, outcome in runner:
         finish(interpret(paths, task["student"], task["assignment"], outcome, options, db_url,
                          max_scores[task["assignment"]]))
     ordered = [results[s, a] for s in students for a in assignments]
     write_csvs(out, ordered)
     # what the report needs to know about how these grades were produced
     run = {"unsafe": options.unsafe, "workers": options.workers,
+           "scheduler": options.scheduler,
            "cell_timeout": options.cell_timeout, "notebook_timeout": options.notebook_timeout,
            "assignments": assignments, "students": len(students)}
     (out / "run.json").write_text(json.dumps(run, indent=1) + "\n")
     return ordered
+
+
+def run_tasks_on_dask(tasks: list[dict], scheduler: str):
+    """Yield ``(task, outcome)`` as the workers of a Dask cluster grade the tasks.
+
+    Every worker must see the same paths (a shared file system) and have the course
+    installed; give each worker process one thread (``--nthreads 1``): a worker grades
+    one notebook at a time, as in the local pool.
+    """
+    # imported here: distributed is slow to import and only this path needs it
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as exc:
+        raise GradingError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+    with client:
+        # pure=False: a re-grade must run again, not reuse a cached result
+        futures = {client.submit(safe_grade_submission, task, pure=False): task
+                   for task in tasks}
+        for future in dask_completed(futures):
+            task = futures[future]
+            try:
+                yield task, future.result()
+            except Exception as exc:  # a lost worker fails this task, not the class
+                yield task, {"autograde_success": False, "deadline_hit": False,
+                             "autograde_log": "",
+                             "autograde_error": f"the Dask worker failed: {exc}"}
 
 
 def _task(paths: CoursePaths, student: str, assignment: str, options: GradingOptions,

@@ -8,9 +8,13 @@ that hangs costs at most that deadline.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -19,13 +23,46 @@ from .config import CoursePaths
 from .release import nbgrader_api
 from .sandbox import KERNEL_NAME, SANDBOX_UID_BASE, KernelJob, SandboxLimits, prepare_job
 
-# Set once per pool process by ``init_worker``: which sandbox uid this process owns
-_SLOT = {"index": 0}
+# Set once per pool process by ``init_worker``: which sandbox uid this process owns.
+# A Dask worker process never runs init_worker: it takes a slot from its pid instead.
+_SLOT: dict[str, int | None] = {"index": None}
+
+# Pool slots are small numbers; pid-derived slots for Dask workers start above them
+_PID_SLOT_OFFSET = 1000
 
 
 def init_worker(slots) -> None:
-    """Pool initializer: take a slot number so concurrent kernels get distinct uids."""
+    """Pool initializer: take a slot number so concurrent kernels get distinct uids.
+
+    Also tie the worker's life to the grader's: a grader killed with SIGKILL cannot
+    stop its pool, and an orphaned worker would go on running student code.
+    """
     _SLOT["index"] = slots.get()
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    parent = os.getppid()
+    try:
+        # Linux: the kernel sends SIGTERM when the parent dies (PR_SET_PDEATHSIG = 1)
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the watcher below still notices, within a second
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        _kill_kernels()
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    signal.signal(signal.SIGTERM, lambda *_: (_kill_kernels(), os._exit(1)))
+
+
+def _slot() -> int:
+    if _SLOT["index"] is None:
+        _SLOT["index"] = _PID_SLOT_OFFSET + os.getpid() % 50_000
+    return _SLOT["index"]
 
 
 def _kill_kernels() -> None:
@@ -37,13 +74,13 @@ def _kill_kernels() -> None:
             pass
 
 
-def _sandbox_config(task: dict, job_dir: Path) -> dict:
+def _sandbox_config(task: dict, job_dir: Path, ipc_dir: Path) -> dict:
     """Prepare the sandbox folders and return the extra nbgrader/jupyter settings."""
     student_dir = Path(task["submitted"]) / task["student"] / task["assignment"]
     notebook_dir = Path(task["work"]) / "autograded" / task["student"] / task["assignment"]
     job = KernelJob(notebook_dir=notebook_dir, private_dir=job_dir / "cwd",
-                    ipc_dir=job_dir / "ipc", runtime_dir=job_dir / "runtime",
-                    uid=SANDBOX_UID_BASE + _SLOT["index"])
+                    ipc_dir=ipc_dir, runtime_dir=job_dir / "runtime",
+                    uid=SANDBOX_UID_BASE + _slot())
     limits = SandboxLimits(**task.get("limits", {}))
     prepare_job(job, student_dir, limits, job_dir / "jupyter")
     os.environ["JUPYTER_PATH"] = str(job_dir / "jupyter")
@@ -67,7 +104,17 @@ def grade_submission(task: dict) -> dict:
     job_dir = Path(task["work"]) / "jobs" / f"{task['student']}--{task['assignment']}"
     shutil.rmtree(job_dir, ignore_errors=True)
     job_dir.mkdir(parents=True)
-    extra = _sandbox_config(task, job_dir) if task["sandbox"] else {}
+    # a Unix socket path must stay under ~100 bytes, whatever the --out folder is
+    ipc_dir = Path(tempfile.mkdtemp(prefix="kl-ipc-", dir="/tmp"))
+    try:
+        return _grade(task, paths, job_dir, ipc_dir)
+    finally:
+        shutil.rmtree(ipc_dir, ignore_errors=True)
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _grade(task: dict, paths: CoursePaths, job_dir: Path, ipc_dir: Path) -> dict:
+    extra = _sandbox_config(task, job_dir, ipc_dir) if task["sandbox"] else {}
     api = nbgrader_api(paths, db_url=task["db_url"], cell_timeout=task["cell_timeout"],
                        extra=extra)
 
@@ -94,7 +141,6 @@ def grade_submission(task: dict) -> dict:
     if result["autograde_success"]:
         feedback = api.generate_feedback(task["assignment"], task["student"], force=True)
         result["feedback_success"] = bool(feedback["success"])
-    shutil.rmtree(job_dir, ignore_errors=True)
     return result
 
 

@@ -162,3 +162,15 @@ def test_unreadable_notebooks_are_named(tmp_path, content, reason):
     path = tmp_path / "nb.ipynb"
     path.write_text(content)
     assert reason in check_submitted_notebook(path)
+
+
+def test_two_runs_on_one_output_folder_are_refused(graded_class, tmp_path, capsys):
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".grading.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a run in progress holds it
+        code = main(["grade", str(graded_class["submissions"]), "--out", str(out)])
+    assert code == 2
+    assert "another grading run is using" in capsys.readouterr().err

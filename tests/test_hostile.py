@@ -99,6 +99,7 @@ def _answers(port: int) -> dict[str, dict[str, str]]:
             "    except KeyboardInterrupt:\n"
             "        pass\n")},
         "hard_exit": {"kl_divergence": "import os\nos._exit(3)\n"},
+        "segfault": {"kl_divergence": "import ctypes\nctypes.string_at(0)\n"},
         "soft_exit": {"kl_divergence": "import sys\nsys.exit('bye')\n"},
         "floods_output": {"kl_divergence": "print('x' * 100_000_000)\n"},
         # a wrong answer plus every patch that would make in-kernel tests pass
@@ -270,8 +271,9 @@ def test_loop_that_swallows_interrupts_times_out(hostile_class):
     assert (result.status, result.score) == ("timeout", 0.0)
 
 
-def test_hard_exit_is_an_error(hostile_class):
-    result = hostile_class["results"]["hard_exit"]
+@pytest.mark.parametrize("student", ["hard_exit", "segfault"])
+def test_a_dying_kernel_is_an_error(hostile_class, student):
+    result = hostile_class["results"][student]
     assert (result.status, result.score) == ("error", 0.0)
     assert "kernel died" in result.message
 

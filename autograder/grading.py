@@ -230,7 +230,7 @@ def interpret(paths: CoursePaths, student: str, assignment: str, outcome: dict,
         status = "timeout"
         message = f"a cell ran longer than {options.cell_timeout} s and was interrupted" + (
             f"; {message}" if message else "")
-    if not outcome.get("feedback_success", False):
+    if outcome.get("feedback_success") is False:
         message = (message + "; " if message else "") + "feedback could not be generated"
     return AssignmentResult(student, assignment, status, score, total, message, tests)
 
@@ -251,10 +251,13 @@ def _copy_feedback(paths: CoursePaths, out: Path, result: AssignmentResult) -> N
     dest = out / "feedback" / result.student_id / result.assignment
     if dest.exists():
         shutil.rmtree(dest)
-    if source.is_dir():
-        shutil.copytree(source, dest)
     if result.status not in ("graded", "timeout"):
         _write_status_feedback(out, result)
+    elif source.is_dir() and any(source.glob("*.html")):
+        shutil.copytree(source, dest)
+    elif "feedback could not be generated" not in result.message:
+        result.message = (result.message + "; " if result.message else "") + (
+            "feedback could not be generated")
 
 
 def write_csvs(out: Path, results: Iterable[AssignmentResult]) -> None:
@@ -356,7 +359,6 @@ def _grade_class(submissions: Path, out: Path, students: list[str],
                 tasks.append(_task(paths, student, assignment, options, db_url))
 
     def finish(result: AssignmentResult) -> None:
-        _copy_feedback(paths, out, result)
         results[result.student_id, result.assignment] = result
         if progress:
             progress(result, len(students) * len(assignments))
@@ -368,7 +370,10 @@ def _grade_class(submissions: Path, out: Path, students: list[str],
     for task, outcome in runner:
         finish(interpret(paths, task["student"], task["assignment"], outcome, options, db_url,
                          max_scores[task["assignment"]]))
+    # after the runner: the local pool's workers have finished their feedback by now
     ordered = [results[s, a] for s in students for a in assignments]
+    for result in ordered:
+        _copy_feedback(paths, out, result)
     write_csvs(out, ordered)
     # what the report needs to know about how these grades were produced
     run = {"unsafe": options.unsafe, "workers": options.workers,
@@ -415,6 +420,8 @@ def _task(paths: CoursePaths, student: str, assignment: str, options: GradingOpt
         "submitted": str(paths.submitted), "db_url": db_url, "student": student,
         "assignment": assignment, "cell_timeout": options.cell_timeout,
         "notebook_timeout": options.notebook_timeout, "sandbox": not options.unsafe,
+        # a Dask worker outlives the run, so only the local pool may finish it later
+        "feedback_in_background": options.scheduler is None,
     }
 
 

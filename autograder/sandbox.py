@@ -85,6 +85,17 @@ def _package_dir(name: str) -> Path:
     return Path(module.__file__).resolve().parent
 
 
+def matplotlib_font_cache() -> Path | None:
+    """The folder holding matplotlib's font list, built here if missing (trusted side)."""
+    try:
+        import matplotlib
+        import matplotlib.font_manager  # noqa: F401 -- builds the font list when missing
+    except ImportError:
+        return None
+    cache = Path(matplotlib.get_cachedir())
+    return cache if any(cache.glob("fontlist*.json")) else None
+
+
 def readonly_paths() -> list[Path]:
     """Folders the kernel may read: system, Python, virtualenv, course packages."""
     candidates = [Path(p) for p in ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin",
@@ -138,6 +149,9 @@ class KernelJob:
     ipc_dir: Path  # Unix sockets between nbgrader and the kernel
     runtime_dir: Path  # Jupyter runtime dir holding the connection file
     uid: int  # uid the kernel runs as when grading as root
+    # matplotlib's font cache of the grader, copied into the sandbox's fresh /tmp: without
+    # it every kernel would rebuild the cache, which costs more than a second
+    font_cache: Path | None = None
 
 
 def kernel_argv(job: KernelJob, limits: SandboxLimits) -> list[str]:
@@ -146,7 +160,8 @@ def kernel_argv(job: KernelJob, limits: SandboxLimits) -> list[str]:
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
     venv_bin = str(Path(sys.executable).parent)
-    mounts = _mount_args([*readonly_paths(), job.runtime_dir],
+    extra_readonly = [job.font_cache] if job.font_cache else []
+    mounts = _mount_args([*readonly_paths(), job.runtime_dir, *extra_readonly],
                          [(job.private_dir, job.notebook_dir), (job.ipc_dir, job.ipc_dir)])
     # the private /tmp comes first so that job folders under /tmp are mounted on top of it
     args = [bwrap, *_namespace_args(), "--perms", "1777", "--tmpfs", "/tmp", *mounts,
@@ -159,7 +174,8 @@ def kernel_argv(job: KernelJob, limits: SandboxLimits) -> list[str]:
             "--setenv", "LANG", "C.UTF-8",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
             "--", sys.executable, "-m", "autograder.sandbox_kernel",
-            json.dumps({"uid": job.uid, "nproc_limit": nproc_limit(limits), **asdict(limits)}),
+            json.dumps({"uid": job.uid, "nproc_limit": nproc_limit(limits),
+                        "font_cache": str(job.font_cache or ""), **asdict(limits)}),
             "{connection_file}"]
     return args
 

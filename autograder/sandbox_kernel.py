@@ -23,6 +23,15 @@ def main(argv: list[str]) -> None:
     private_connection = "/tmp/kernel-connection.json"
     shutil.copyfile(connection_file, private_connection)
 
+    # matplotlib's font list, so that the kernel need not rebuild it in its fresh /tmp
+    mpl_dir = "/tmp/matplotlib"
+    os.makedirs(mpl_dir, exist_ok=True)
+    if settings.get("font_cache"):
+        for name in os.listdir(settings["font_cache"]):
+            if name.startswith("fontlist") and name.endswith(".json"):
+                shutil.copyfile(os.path.join(settings["font_cache"], name),
+                                os.path.join(mpl_dir, name))
+
     resource.setrlimit(resource.RLIMIT_AS, (settings["memory_bytes"],) * 2)
     resource.setrlimit(resource.RLIMIT_FSIZE, (settings["max_file_bytes"],) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -30,6 +39,8 @@ def main(argv: list[str]) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (settings["nproc_limit"],) * 2)
     if drop_root:
         os.chown(private_connection, uid, uid)
+        for path in [mpl_dir, *(os.path.join(mpl_dir, n) for n in os.listdir(mpl_dir))]:
+            os.chown(path, uid, uid)
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)

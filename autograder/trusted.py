@@ -171,9 +171,13 @@ class RemoteFunction(RemoteCallable):
         return result
 
     def delegated_calls(self, forbidden: tuple[str, ...]) -> list[str]:
-        code = ("from kl_helpers.checks import delegated_calls as __kl_delegated\n"
-                f"__kl_emit(__kl_delegated({self.__name__}, {tuple(forbidden)!r}))")
-        return [str(item) for item in self._runner.remote(code, what="the delegation check")]
+        key = (self.__name__, tuple(forbidden))
+        if key not in self._runner.delegation_checks:
+            code = ("from kl_helpers.checks import delegated_calls as __kl_delegated\n"
+                    f"__kl_emit(__kl_delegated({self.__name__}, {tuple(forbidden)!r}))")
+            found = self._runner.remote(code, what="the delegation check")
+            self._runner.delegation_checks[key] = [str(item) for item in found]
+        return self._runner.delegation_checks[key]
 
     def __repr__(self) -> str:
         return f"<student function {self.__name__}>"
@@ -232,6 +236,14 @@ class TrustedTestExecute(Execute):
                 cell) from None
         return {"content": {**self.error_on_timeout, "status": "error"}}
 
+    def preprocess(self, nb, resources=None, km=None):
+        # per notebook: functions and modules already looked up, delegation verdicts,
+        # and whether the kernel has the codec yet (each saves a kernel round trip)
+        self.references: dict = {}
+        self.delegation_checks: dict = {}
+        self._codec_sent = False
+        return super().preprocess(nb, resources, km=km)
+
     def preprocess_cell(self, cell, resources, index):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution"):
@@ -244,7 +256,9 @@ class TrustedTestExecute(Execute):
     # -- talking to the student's kernel ---------------------------------------------
     def remote(self, code: str, *, what: str):
         """Run ``code`` in the kernel and return the decoded value it emitted."""
-        probe = nbformat.v4.new_code_cell(_KERNEL_CODEC + "\n" + code)
+        # the codec is sent with the first probe; a student who deletes it only loses
+        probe = nbformat.v4.new_code_cell(code if self._codec_sent else _KERNEL_CODEC + code)
+        self._codec_sent = True
         probe.metadata = {}
         try:
             self.execute_cell(probe, self._index, store_history=False)
@@ -264,18 +278,22 @@ class TrustedTestExecute(Execute):
 
     def fetch(self, name: str):
         """The value of a global of the student's kernel, as trusted data."""
+        if name in self.references:
+            return self.references[name]
         try:
             data = self.remote(f"__kl_emit({name})", what=f"the name {name!r}")
         except NameError:
             raise NameError(f"name {name!r} is not defined in your notebook") from None
         if isinstance(data, _Reference) and data.kind == "module":
             try:
-                return importlib.import_module(data.name)
+                self.references[name] = importlib.import_module(data.name)
             except ImportError:
                 raise StudentCodeError(f"cannot use the module {data.name!r}") from None
+            return self.references[name]
         if isinstance(data, _Reference):
-            return RemoteFunction(self, name)
-        return data
+            self.references[name] = RemoteFunction(self, name)
+            return self.references[name]
+        return data  # a value: fetched again by the next test, in case a call changed it
 
     # -- running the test ------------------------------------------------------------
     def _run_test_here(self, cell) -> None:

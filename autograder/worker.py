@@ -15,13 +15,26 @@ import signal
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import psutil
+from sqlalchemy.exc import SAWarning
 
 from .config import CoursePaths
 from .release import nbgrader_api
-from .sandbox import KERNEL_NAME, SANDBOX_UID_BASE, KernelJob, SandboxLimits, prepare_job
+from .sandbox import (
+    KERNEL_NAME,
+    SANDBOX_UID_BASE,
+    KernelJob,
+    SandboxLimits,
+    matplotlib_font_cache,
+    prepare_job,
+)
+
+# nbgrader 0.9.6 makes SQLAlchemy warn about session state on every autograde: harmless
+# noise that would bury the progress bar
+warnings.filterwarnings("ignore", category=SAWarning)
 
 # Set once per pool process by ``init_worker``: which sandbox uid this process owns.
 # A Dask worker process never runs init_worker: it takes a slot from its pid instead.
@@ -80,7 +93,7 @@ def _sandbox_config(task: dict, job_dir: Path, ipc_dir: Path) -> dict:
     notebook_dir = Path(task["work"]) / "autograded" / task["student"] / task["assignment"]
     job = KernelJob(notebook_dir=notebook_dir, private_dir=job_dir / "cwd",
                     ipc_dir=ipc_dir, runtime_dir=job_dir / "runtime",
-                    uid=SANDBOX_UID_BASE + _slot())
+                    uid=SANDBOX_UID_BASE + _slot(), font_cache=matplotlib_font_cache())
     limits = SandboxLimits(**task.get("limits", {}))
     prepare_job(job, student_dir, limits, job_dir / "jupyter")
     os.environ["JUPYTER_PATH"] = str(job_dir / "jupyter")
@@ -139,8 +152,15 @@ def _grade(task: dict, paths: CoursePaths, job_dir: Path, ipc_dir: Path) -> dict
         "deadline_hit": deadline_hit.is_set(),
     }
     if result["autograde_success"]:
-        feedback = api.generate_feedback(task["assignment"], task["student"], force=True)
-        result["feedback_success"] = bool(feedback["success"])
+        if task.get("feedback_in_background"):
+            # rendered while this process waits on the next student's kernel; the pool's
+            # processes exit only after such threads end (they are not daemons)
+            threading.Thread(target=api.generate_feedback, name="feedback",
+                             args=(task["assignment"], task["student"]),
+                             kwargs={"force": True}).start()
+        else:
+            feedback = api.generate_feedback(task["assignment"], task["student"], force=True)
+            result["feedback_success"] = bool(feedback["success"])
     return result
 
 

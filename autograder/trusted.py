@@ -39,6 +39,15 @@ from kl_helpers.checks import RemoteCallable
 
 RESULT_MIME = "application/vnd.kl-course.result+json"
 
+#: Packages a test may use through a name the notebook imported (``np``, ``math``). Only
+#: these are imported here: a module name chosen by the student could otherwise run
+#: the student's own files inside the grader (its working folder is on ``sys.path``).
+ALLOWED_MODULE_ROOTS = frozenset({
+    "numpy", "scipy", "math", "cmath", "statistics", "random", "fractions", "decimal",
+    "itertools", "functools", "collections", "operator", "json", "re", "kl_helpers",
+    "matplotlib",
+})
+
 # Runs in the student's kernel: encode a value as JSON-safe data, tagging what JSON lacks
 _KERNEL_CODEC = r'''
 def __kl_encode(value, depth=0):
@@ -285,6 +294,9 @@ class TrustedTestExecute(Execute):
         except NameError:
             raise NameError(f"name {name!r} is not defined in your notebook") from None
         if isinstance(data, _Reference) and data.kind == "module":
+            if data.name.split(".")[0] not in ALLOWED_MODULE_ROOTS:
+                raise StudentCodeError(f"the tests cannot use the module {data.name!r} that "
+                                       f"your notebook calls {name!r}")
             try:
                 self.references[name] = importlib.import_module(data.name)
             except ImportError:

@@ -1,0 +1,75 @@
+"""The data path between trusted tests and the student's kernel (no kernel needed here)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from autograder.trusted import (
+    _KERNEL_CODEC,
+    ALLOWED_MODULE_ROOTS,
+    StudentCodeError,
+    TrustedTestExecute,
+    decode,
+    encode,
+)
+
+
+def _kernel_side():
+    namespace: dict = {}
+    exec(_KERNEL_CODEC.replace("from IPython.display import display", "pass"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("value", [
+    0.5, -3, True, None, "text", float("inf"), [1.0, [2.0, float("-inf")]],
+    np.array([[0.1, 0.2], [0.3, 0.4]]), np.float64(0.25), {"a": 1.0},
+])
+def test_round_trip_through_both_codecs(value):
+    kernel = _kernel_side()
+    # trusted -> kernel
+    received = kernel["__kl_decode"](encode(value))
+    # kernel -> trusted
+    back = decode(kernel["__kl_encode"](received))
+    if isinstance(value, np.ndarray):
+        assert isinstance(back, np.ndarray) and back.dtype == value.dtype
+        np.testing.assert_array_equal(back, value)
+    elif isinstance(value, float) and math.isinf(value):
+        assert back == value
+    else:
+        assert back == (value.item() if isinstance(value, np.generic) else value)
+
+
+def test_nan_survives_as_a_plain_float():
+    back = decode(_kernel_side()["__kl_encode"](float("nan")))
+    assert type(back) is float and math.isnan(back)
+
+
+@pytest.mark.parametrize("forged", [
+    {"__float__": "1e308*10"}, {"__ndarray__": [1], "dtype": "object"}, {"x": 1},
+])
+def test_forged_data_is_refused(forged):
+    with pytest.raises(StudentCodeError):
+        decode(forged)
+
+
+def test_an_object_claiming_equality_cannot_come_back():
+    class Anything(float):
+        def __eq__(self, other):
+            return True
+
+    encoded = _kernel_side()["__kl_encode"](Anything(1.0))
+    back = decode(json.loads(json.dumps(encoded)))  # as jupyter's messages carry it
+    assert type(back) is float and back != 2.0
+
+
+def test_only_allowed_modules_are_imported_for_the_tests():
+    runner = TrustedTestExecute.__new__(TrustedTestExecute)
+    runner.references = {}
+    runner.remote = lambda code, what: decode({"__module__": "autograded.eve.hw.evil"})
+    with pytest.raises(StudentCodeError, match="cannot use the module"):
+        runner.fetch("np")
+    assert "numpy" in ALLOWED_MODULE_ROOTS and "os" not in ALLOWED_MODULE_ROOTS

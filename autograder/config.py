@@ -88,8 +88,8 @@ def nbgrader_config(paths: CoursePaths, *, db_url: str | None = None,
 
 def apply_grading_policy(c: Config, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> None:
     """Settings shared by the CLI and by the instructor's ``nbgrader_config.py``."""
+    # also reaches TrustedTestExecute: traitlets applies a class's config to subclasses
     c.Execute.timeout = cell_timeout
-    c.TrustedTestExecute.timeout = cell_timeout
     # a test cell a student deleted comes back from the source before grading
     c.OverwriteCells.add_missing_cells = True
     c.RestoringOverwriteCells.add_missing_cells = True

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -151,11 +152,8 @@ def write_report(out: Path) -> Path:
                         in graded)
         max_score = max(float(r["max_score"]) for r in grades if r["assignment"] == assignment)
         if scores:
-            mean = sum(scores) / len(scores)
-            median = scores[len(scores) // 2] if len(scores) % 2 else (
-                scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2
-            stat_rows.append([assignment, len(scores), f"{mean:.2f}", f"{median:g}",
-                              f"{max_score:g}"])
+            stat_rows.append([assignment, len(scores), f"{statistics.fmean(scores):.2f}",
+                              f"{statistics.median(scores):g}", f"{max_score:g}"])
         else:
             stat_rows.append([assignment, 0, "", "", f"{max_score:g}"])
     parts += ["<h2>Scores</h2>",

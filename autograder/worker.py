@@ -98,8 +98,7 @@ def _sandbox_config(task: dict, job_dir: Path, ipc_dir: Path) -> dict:
     prepare_job(job, student_dir, limits, job_dir / "jupyter")
     os.environ["JUPYTER_PATH"] = str(job_dir / "jupyter")
     return {
-        "Execute": {"kernel_name": KERNEL_NAME},
-        "TrustedTestExecute": {"kernel_name": KERNEL_NAME},
+        "Execute": {"kernel_name": KERNEL_NAME},  # TrustedTestExecute inherits it
         # the kernel has no network: talk over Unix sockets in a folder it can reach
         "KernelManager": {"transport": "ipc", "ip": str(job.ipc_dir / "kernel"),
                           "connection_file": str(job.runtime_dir / "connection.json")},

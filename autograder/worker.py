@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 from sqlalchemy.exc import SAWarning
 
+from . import schema_cache
 from .config import CoursePaths
 from .release import nbgrader_api
 from .sandbox import (
@@ -35,6 +36,7 @@ from .sandbox import (
 # nbgrader 0.9.6 makes SQLAlchemy warn about session state on every autograde: harmless
 # noise that would bury the progress bar
 warnings.filterwarnings("ignore", category=SAWarning)
+schema_cache.install()
 
 # Set once per pool process by ``init_worker``: which sandbox uid this process owns.
 # A Dask worker process never runs init_worker: it takes a slot from its pid instead.

@@ -107,9 +107,9 @@ def test_source_follows_the_grading_conventions(assignment):
         first = cell.source.lstrip().splitlines()[0]
         assert first.startswith('"""') and first.rstrip().endswith('"""') and len(first) > 8, (
             f"{meta['grade_id']} must open with a one-line docstring")
-        # plain numbers only: an object that claims to equal everything must not pass
-        assert "float(" in cell.source or "dtype=float" in cell.source, (
-            f"{meta['grade_id']} must convert the student's result to float")
+        # plain values only: an object that claims to equal everything must not pass
+        assert any(convert in cell.source for convert in ("float(", "dtype=float", "str(")), (
+            f"{meta['grade_id']} must convert the student's result to float (or str)")
     manual = [c for c in nb.cells if c.cell_type == "markdown" and nbgrader_meta(c).get("grade")]
     assert manual, "each assignment has at least one manually graded written answer"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()

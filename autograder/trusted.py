@@ -61,7 +61,8 @@ def __kl_encode(value, depth=0):
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return value if _m.isfinite(value) else {"__float__": repr(value)}
+        # float(): repr(np.float64('inf')) is 'np.float64(inf)', not 'inf'
+        return value if _m.isfinite(value) else {"__float__": repr(float(value))}
     try:
         import numpy as _np
     except ImportError:
@@ -118,7 +119,7 @@ def encode(value, depth: int = 0):
     if value is None or isinstance(value, bool | str | int):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else {"__float__": repr(value)}
+        return value if math.isfinite(value) else {"__float__": repr(float(value))}
     if isinstance(value, np.ndarray):
         return {"__ndarray__": encode(value.tolist(), depth + 1), "dtype": str(value.dtype)}
     if isinstance(value, np.generic):

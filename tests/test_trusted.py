@@ -48,6 +48,16 @@ def test_nan_survives_as_a_plain_float():
     assert type(back) is float and math.isnan(back)
 
 
+@pytest.mark.parametrize("value", [np.float64("inf"), np.float64("-inf"), np.float32("inf"),
+                                   np.float64("nan")])
+def test_numpy_non_finite_scalars_come_back_as_plain_floats(value):
+    # np.sum(...) returns np.float64(inf) when q_i = 0 < p_i: a correct answer
+    back = decode(json.loads(json.dumps(_kernel_side()["__kl_encode"](value))))
+    assert type(back) is float
+    assert (math.isnan(back) and math.isnan(value)) or back == float(value)
+    assert type(decode(encode(value))) is float
+
+
 @pytest.mark.parametrize("forged", [
     {"__float__": "1e308*10"}, {"__ndarray__": [1], "dtype": "object"}, {"x": 1},
 ])

@@ -1,0 +1,667 @@
+"""KL divergence in reinforcement learning: PPO, TRPO, GRPO, sample estimators and a bandit.
+
+Reference implementations for assignment 05. Every objective here is something to
+**maximise** (PPO's ``L^CLIP`` and ``L^KLPEN``, GRPO's ``J``); `grpo_loss` is the one
+loss, ``-J``, for code that minimises. Results are in nats.
+
+Which KL each piece uses (the direction matters and differs between methods):
+
+* PPO penalty (Schulman et al. 2017, arXiv:1707.06347, Eq. 8) and TRPO's trust region
+  (Schulman et al. 2015, arXiv:1502.05477): ``KL[pi_old(.|s), pi_theta(.|s)]``, old policy
+  first, averaged over states.
+* GRPO (Shao et al. 2024, DeepSeekMath, arXiv:2402.03300, Eq. 3-4):
+  ``D_KL[pi_theta || pi_ref]``, estimated per sampled token by the k3 estimator
+  ``pi_ref/pi_theta - log(pi_ref/pi_theta) - 1``.
+* Sample estimators (J. Schulman, "Approximating KL Divergence", 2020): for samples
+  ``x ~ q`` and ``log r = log p(x) - log q(x)``, k1, k2 and k3 all estimate ``KL(q || p)``,
+  the divergence *from the sampling distribution*.
+
+Every public function validates its input and raises ``ValueError`` naming the argument.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .divergences import (
+    _as_float_array,
+    _first_offender,
+    kl_divergence,
+    log_softmax,
+    softmax,
+    validate_distribution,
+)
+
+__all__ = [
+    "k1_estimator",
+    "k2_estimator",
+    "k3_estimator",
+    "ppo_clip_objective",
+    "ppo_kl_penalty_objective",
+    "ppo_kl_penalty_from_tables",
+    "adaptive_kl_beta",
+    "trpo_backtracking_step",
+    "group_advantages",
+    "grpo_objective",
+    "grpo_loss",
+    "bandit_objective",
+    "bandit_gradient",
+    "bandit_optimal_policy",
+    "train_bandit_policy",
+]
+
+# Log-probabilities computed in floating point can exceed 0 by rounding; more than this is
+# a bug in the caller (a probability above 1, or logits passed instead of log-probabilities)
+_LOGPROB_ATOL = 1e-9
+
+
+# ---------------------------------------------------------------------------------------
+# Small validators
+# ---------------------------------------------------------------------------------------
+
+
+def _real_scalar(x, name: str, *, low=None, high=None, low_open=False, high_open=False):
+    """A finite real number within the given bounds, as float; else ValueError naming it."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite real number, got {x!r}")
+    x = float(x)
+    if low is not None and (x <= low if low_open else x < low):
+        relation = ">" if low_open else ">="
+        raise ValueError(f"{name} must be {relation} {low}, got {x!r}")
+    if high is not None and (x >= high if high_open else x > high):
+        relation = "<" if high_open else "<="
+        raise ValueError(f"{name} must be {relation} {high}, got {x!r}")
+    return x
+
+
+def _nonnegative_scalar(x, name: str) -> float:
+    return _real_scalar(x, name, low=0.0)
+
+
+def _positive_scalar(x, name: str) -> float:
+    return _real_scalar(x, name, low=0.0, low_open=True)
+
+
+def _epsilon(x) -> float:
+    return _real_scalar(x, "epsilon", low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def _positive_array(x, name: str) -> np.ndarray:
+    arr = _as_float_array(x, name)
+    bad = ~(arr > 0)
+    if bad.any():
+        location, value = _first_offender(arr, bad)
+        raise ValueError(
+            f"{name} must be > 0 (a ratio of probabilities), got {value!r}{location}")
+    return arr
+
+
+def _same_shape(arrays: dict[str, np.ndarray]) -> None:
+    shapes = {name: a.shape for name, a in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        listing = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise ValueError(f"the arrays must have the same shape, got {listing}")
+
+
+def _log_probs(x, name: str) -> np.ndarray:
+    arr = _as_float_array(x, name)
+    too_big = arr > _LOGPROB_ATOL
+    if too_big.any():
+        location, value = _first_offender(arr, too_big)
+        raise ValueError(
+            f"{name} holds log-probabilities, which must be <= 0, got {value!r}{location}; "
+            "pass log pi(token), not a probability or a logit")
+    return np.minimum(arr, 0.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Schulman's sample estimators of KL(q || p)
+# ---------------------------------------------------------------------------------------
+
+
+def _log_ratio(log_ratio) -> np.ndarray:
+    return _as_float_array(log_ratio, "log_ratio")
+
+
+def k1_estimator(log_ratio) -> np.ndarray:
+    """Per-sample k1 estimate ``-log r`` of ``KL(q || p)``, for samples ``x ~ q``.
+
+    With ``r = p(x) / q(x)``, ``E_q[-log r] = KL(q || p)`` exactly: k1 is **unbiased**,
+    but it has a high variance and single values are negative whenever ``p(x) > q(x)``.
+
+    Args:
+        log_ratio: array-like of any shape, ``log r = log p(x) - log q(x)`` for samples
+            ``x`` drawn from ``q`` (the distribution the KL is measured *from*).
+
+    Returns:
+        float64 array of the same shape: one estimate per sample (average them).
+
+    Raises:
+        ValueError: naming ``log_ratio`` if it is non-numeric, empty, NaN or infinite.
+    """
+    return 0.0 - _log_ratio(log_ratio)
+
+
+def k2_estimator(log_ratio) -> np.ndarray:
+    """Per-sample k2 estimate ``(log r)^2 / 2`` of ``KL(q || p)``, for samples ``x ~ q``.
+
+    Always >= 0 with low variance, but **biased**: its mean is an f-divergence that agrees
+    with ``KL(q || p)`` only to second order when ``p`` is close to ``q``.
+
+    Args:
+        log_ratio: array-like of any shape, ``log p(x) - log q(x)`` for samples ``x ~ q``.
+
+    Returns:
+        float64 array of the same shape, >= 0.
+
+    Raises:
+        ValueError: as `k1_estimator`.
+    """
+    return 0.5 * _log_ratio(log_ratio) ** 2
+
+
+def k3_estimator(log_ratio) -> np.ndarray:
+    """Per-sample k3 estimate ``(r - 1) - log r`` of ``KL(q || p)``, for samples ``x ~ q``.
+
+    **Unbiased** (``E_q[r - 1] = 0``, so its mean is k1's) and **always >= 0**
+    (``log r <= r - 1``), with a much lower variance than k1 when ``p`` is close to ``q``.
+    Computed as ``expm1(log r) - log r`` to keep full accuracy when ``r`` is near 1.
+    GRPO's per-token penalty ``pi_ref/pi_theta - log(pi_ref/pi_theta) - 1`` is k3 with
+    ``q = pi_theta`` (tokens are sampled from the policy) and ``p = pi_ref``: it estimates
+    ``KL(pi_theta || pi_ref)``, so ``log_ratio = log pi_ref - log pi_theta``.
+
+    Args:
+        log_ratio: array-like of any shape, ``log p(x) - log q(x)`` for samples ``x ~ q``.
+
+    Returns:
+        float64 array of the same shape, >= 0.
+
+    Raises:
+        ValueError: as `k1_estimator`, and if ``exp(log_ratio)`` overflows (log r > 709).
+    """
+    lr = _log_ratio(log_ratio)
+    if np.any(lr > 709.0):
+        raise ValueError("log_ratio has an entry above 709: r = exp(log_ratio) overflows")
+    # log r <= r - 1 makes every value >= 0; the maximum removes -1e-17 rounding leftovers
+    return np.maximum(np.expm1(lr) - lr, 0.0)
+
+
+# ---------------------------------------------------------------------------------------
+# PPO
+# ---------------------------------------------------------------------------------------
+
+
+def ppo_clip_objective(ratio, advantages, *, epsilon: float = 0.2) -> float:
+    """PPO's clipped surrogate ``L^CLIP = mean[min(r A, clip(r, 1 - eps, 1 + eps) A)]``.
+
+    Schulman et al. 2017 (arXiv:1707.06347), Eq. 7. There is **no KL term** in it: the
+    clip removes the incentive to move ``r`` outside ``[1 - eps, 1 + eps]``. To maximise.
+
+    Args:
+        ratio: array-like of shape ``(n,)`` (any shape), ``r = pi_theta(a|s) / pi_old(a|s)``
+            for each sampled state-action pair; every entry > 0.
+        advantages: array-like of the same shape, advantage estimates ``A``.
+        epsilon: clip range, ``0 < epsilon < 1`` (0.2 in the paper).
+
+    Returns:
+        float: the sample mean of the clipped objective.
+
+    Raises:
+        ValueError: naming the argument for non-numeric, empty, NaN or inf input, a ratio
+            <= 0, an epsilon outside (0, 1), or shapes that differ.
+    """
+    eps = _epsilon(epsilon)
+    r = _positive_array(ratio, "ratio")
+    adv = _as_float_array(advantages, "advantages")
+    _same_shape({"ratio": r, "advantages": adv})
+    clipped = np.clip(r, 1.0 - eps, 1.0 + eps)
+    return float(np.mean(np.minimum(r * adv, clipped * adv)))
+
+
+def ppo_kl_penalty_objective(ratio, advantages, kl, beta: float) -> float:
+    """PPO's KL-penalised surrogate ``L^KLPEN = mean[r A] - beta * mean[KL_s]``.
+
+    Schulman et al. 2017, Eq. 8: ``E_t[r_t A_t - beta KL[pi_old(.|s_t), pi_theta(.|s_t)]]``,
+    with the **unclipped** ratio and the KL from the **old** policy to the new one in each
+    visited state. To maximise.
+
+    Args:
+        ratio: array-like of shape ``(n,)``, ``pi_theta(a_t|s_t) / pi_old(a_t|s_t)``, > 0.
+        advantages: array-like of shape ``(n,)``, the advantage estimates.
+        kl: array-like of shape ``(n,)``, ``KL[pi_old(.|s_t), pi_theta(.|s_t)] >= 0`` in
+            nats for the state of each sample.
+        beta: penalty coefficient, >= 0.
+
+    Returns:
+        float: the sample mean of ``r A - beta KL``.
+
+    Raises:
+        ValueError: naming the argument for invalid arrays, a ratio <= 0, a negative KL,
+            a negative or non-finite beta, or shapes that differ.
+    """
+    b = _nonnegative_scalar(beta, "beta")
+    r = _positive_array(ratio, "ratio")
+    adv = _as_float_array(advantages, "advantages")
+    kl_arr = _as_float_array(kl, "kl")
+    if np.any(kl_arr < 0):
+        location, value = _first_offender(kl_arr, kl_arr < 0)
+        raise ValueError(f"kl must be >= 0 (a KL divergence), got {value!r}{location}")
+    _same_shape({"ratio": r, "advantages": adv, "kl": kl_arr})
+    return float(np.mean(r * adv - b * kl_arr))
+
+
+def ppo_kl_penalty_from_tables(pi_old, pi_new, actions, advantages, beta: float) -> float:
+    """``L^KLPEN`` (PPO Eq. 8) from the two policies' probability tables.
+
+    For sample ``t`` in state ``t`` (one row per sample) with action ``a_t``:
+    ``r_t = pi_new[t, a_t] / pi_old[t, a_t]`` and ``KL_t = KL(pi_old[t] || pi_new[t])``;
+    returns ``mean_t[r_t A_t - beta KL_t]`` (see `ppo_kl_penalty_objective`).
+
+    Args:
+        pi_old: array-like of shape ``(n, k)``, the old policy's action distribution in
+            the state of each sample (rows sum to 1).
+        pi_new: array-like of shape ``(n, k)``, the new policy's distributions.
+        actions: integer array-like of shape ``(n,)``, each in ``0 .. k-1``; the old
+            policy must give the taken action a positive probability.
+        advantages: array-like of shape ``(n,)``.
+        beta: penalty coefficient, >= 0.
+
+    Returns:
+        float: ``L^KLPEN`` (+inf never occurs for valid input; ``-inf`` if ``pi_new`` puts
+        0 on an action ``pi_old`` allows, which makes the KL infinite).
+
+    Raises:
+        ValueError: naming the argument for tables that are not 2-D batches of
+            distributions, shapes that disagree, actions that are not integers in range,
+            an action with ``pi_old`` probability 0, or an invalid beta.
+    """
+    b = _nonnegative_scalar(beta, "beta")
+    old = validate_distribution(pi_old, "pi_old")
+    new = validate_distribution(pi_new, "pi_new")
+    if old.ndim != 2:
+        raise ValueError(f"pi_old must be 2-D (n samples, k actions), got shape {old.shape}")
+    if new.shape != old.shape:
+        raise ValueError(f"pi_new has shape {new.shape}, pi_old has {old.shape}; they must match")
+    acts = _as_float_array(actions, "actions")
+    if acts.shape != (old.shape[0],):
+        raise ValueError(f"actions must have shape ({old.shape[0]},), got {acts.shape}")
+    if np.any(acts != np.round(acts)) or np.any(acts < 0) or np.any(acts >= old.shape[1]):
+        raise ValueError(f"actions must be integers in 0 .. {old.shape[1] - 1}")
+    adv = _as_float_array(advantages, "advantages")
+    if adv.shape != acts.shape:
+        raise ValueError(f"advantages must have shape {acts.shape}, got {adv.shape}")
+    rows = np.arange(old.shape[0])
+    idx = acts.astype(int)
+    if np.any(old[rows, idx] == 0):
+        raise ValueError("pi_old gives probability 0 to a taken action: the ratio is undefined")
+    ratio = new[rows, idx] / old[rows, idx]
+    kl = kl_divergence(old, new, axis=-1)  # old policy first, as in Eq. 8
+    return float(np.mean(ratio * adv - b * kl))
+
+
+def adaptive_kl_beta(beta: float, kl: float, kl_target: float) -> float:
+    """PPO's adaptive penalty coefficient (Schulman et al. 2017, section 4).
+
+    After an update with mean KL ``d = E[KL[pi_old, pi_theta]]``:
+    if ``d < d_targ / 1.5`` then ``beta / 2``; if ``d > 1.5 d_targ`` then ``2 beta``;
+    otherwise ``beta`` unchanged (the boundaries themselves leave it unchanged).
+
+    Args:
+        beta: current coefficient, > 0.
+        kl: measured mean KL ``d`` of the last update, >= 0 (nats).
+        kl_target: target ``d_targ`` > 0 (0.01 in the paper's best setting).
+
+    Returns:
+        float: the coefficient for the next update.
+
+    Raises:
+        ValueError: naming the argument if beta or kl_target is not a finite number > 0,
+            or kl is not a finite number >= 0.
+    """
+    b = _positive_scalar(beta, "beta")
+    d = _nonnegative_scalar(kl, "kl")
+    target = _positive_scalar(kl_target, "kl_target")
+    if d < target / 1.5:
+        return b / 2.0
+    if d > 1.5 * target:
+        return 2.0 * b
+    return b
+
+
+# ---------------------------------------------------------------------------------------
+# TRPO
+# ---------------------------------------------------------------------------------------
+
+
+def trpo_backtracking_step(
+    logits_old,
+    full_step,
+    advantages,
+    *,
+    max_kl: float = 0.01,
+    shrink: float = 0.5,
+    max_backtracks: int = 10,
+) -> dict:
+    """One TRPO-style line search on a tabular softmax policy with exact expectations.
+
+    Surrogate (Schulman et al. 2015, arXiv:1502.05477, Eq. 14 with the expectation over
+    actions written out): ``L(theta) = mean_s sum_a pi_theta(a|s) A(s, a)``; constraint:
+    ``mean_s KL(pi_old(.|s) || pi_theta(.|s)) <= max_kl``. Tries the logits
+    ``logits_old + shrink^j * full_step`` for ``j = 0, 1, ..., max_backtracks`` and accepts
+    the first that satisfies the constraint **and** improves the surrogate.
+
+    Args:
+        logits_old: array-like of shape ``(n_states, k)`` (or ``(k,)`` for one state).
+        full_step: array-like of the same shape, the proposed change of the logits.
+        advantages: array-like of the same shape, ``A(s, a)``.
+        max_kl: the trust-region radius ``delta`` > 0, in nats.
+        shrink: backtracking factor, ``0 < shrink < 1``.
+        max_backtracks: number of shrinks to try, an integer >= 0.
+
+    Returns:
+        dict with ``"accepted"`` (bool), ``"step_fraction"`` (``shrink^j``, or 0.0 if
+        nothing was accepted), ``"n_backtracks"`` (``j``), ``"logits"`` (the new logits,
+        the old ones if nothing was accepted), ``"kl"`` and ``"surrogate_gain"`` (of the
+        returned logits), and ``"tried"``: a list of ``(fraction, kl, gain)`` per attempt.
+
+    Raises:
+        ValueError: naming the argument for invalid arrays or shapes, or an invalid
+            max_kl, shrink or max_backtracks.
+    """
+    delta = _positive_scalar(max_kl, "max_kl")
+    factor = _real_scalar(shrink, "shrink", low=0.0, high=1.0, low_open=True, high_open=True)
+    if isinstance(max_backtracks, bool) or not isinstance(max_backtracks, numbers.Integral) or (
+            max_backtracks < 0):
+        raise ValueError(f"max_backtracks must be an integer >= 0, got {max_backtracks!r}")
+    z_old = _as_float_array(logits_old, "logits_old")
+    step = _as_float_array(full_step, "full_step")
+    adv = _as_float_array(advantages, "advantages")
+    _same_shape({"logits_old": z_old, "full_step": step, "advantages": adv})
+    if z_old.ndim not in (1, 2):
+        raise ValueError(f"logits_old must be 1-D or 2-D, got shape {z_old.shape}")
+    z_old, step, adv = (np.atleast_2d(a) for a in (z_old, step, adv))
+    log_old = log_softmax(z_old, axis=-1)
+    pi_old = np.exp(log_old)
+    base = float(np.mean(np.sum(pi_old * adv, axis=-1)))
+    tried = []
+    for j in range(int(max_backtracks) + 1):
+        fraction = factor**j
+        z_new = z_old + fraction * step
+        log_new = log_softmax(z_new, axis=-1)
+        kl = float(np.mean(np.sum(pi_old * (log_old - log_new), axis=-1)))
+        gain = float(np.mean(np.sum(np.exp(log_new) * adv, axis=-1))) - base
+        tried.append((fraction, kl, gain))
+        if kl <= delta and gain > 0:
+            shape = np.shape(logits_old)
+            return {"accepted": True, "step_fraction": fraction, "n_backtracks": j,
+                    "logits": z_new.reshape(shape), "kl": kl, "surrogate_gain": gain,
+                    "tried": tried}
+    return {"accepted": False, "step_fraction": 0.0, "n_backtracks": int(max_backtracks),
+            "logits": z_old.reshape(np.shape(logits_old)), "kl": 0.0, "surrogate_gain": 0.0,
+            "tried": tried}
+
+
+# ---------------------------------------------------------------------------------------
+# GRPO
+# ---------------------------------------------------------------------------------------
+
+
+def group_advantages(rewards, *, ddof: int = 0) -> np.ndarray:
+    """GRPO outcome-supervision advantages ``(r_i - mean(r)) / std(r)`` within each group.
+
+    DeepSeekMath (arXiv:2402.03300), section 4.1.2: every token of output ``i`` gets
+    ``A_i``. The paper does not say which standard deviation; this course uses the
+    **population** std (``ddof=0``, divide by ``G``) by default. ``ddof=1`` (divide by
+    ``G - 1``, what ``torch.std`` does by default) scales every advantage by
+    ``sqrt((G - 1) / G)``. A group whose rewards are all equal carries no signal: its
+    advantages are 0 (not NaN).
+
+    Args:
+        rewards: array-like of shape ``(G,)`` or ``(n_groups, G)``, one scalar reward per
+            output; groups along the last axis, ``G >= 1`` (``G >= 2`` when ``ddof=1``).
+        ddof: 0 (population std) or 1 (sample std).
+
+    Returns:
+        float64 array of the shape of ``rewards``.
+
+    Raises:
+        ValueError: naming ``rewards`` for non-numeric, empty, NaN or inf input, more than
+            2 dimensions, or groups too small for ``ddof``; or for a ddof not 0 or 1.
+    """
+    if isinstance(ddof, bool) or ddof not in (0, 1):
+        raise ValueError(f"ddof must be 0 (population std) or 1 (sample std), got {ddof!r}")
+    r = _as_float_array(rewards, "rewards")
+    if r.ndim not in (1, 2):
+        raise ValueError(f"rewards must be 1-D (G,) or 2-D (n_groups, G), got shape {r.shape}")
+    size = r.shape[-1]
+    if size <= ddof:
+        raise ValueError(f"rewards has groups of {size} output(s); ddof={ddof} needs more")
+    centred = r - r.mean(axis=-1, keepdims=True)
+    std = r.std(axis=-1, ddof=ddof, keepdims=True)
+    # Equal rewards: exact test, because the computed std of equal floats can be 1e-17
+    constant = np.all(r == r[..., :1], axis=-1, keepdims=True)
+    safe_std = np.where(constant, 1.0, std)
+    return np.where(constant, 0.0, centred / safe_std)
+
+
+def _grpo_inputs(logp_new, logp_old, logp_ref, advantages, mask):
+    new = _as_float_array(logp_new, "logp_new")
+    if new.ndim != 2:
+        raise ValueError(f"logp_new must be 2-D (G outputs, T tokens), got shape {new.shape}")
+    old = _as_float_array(logp_old, "logp_old")
+    ref = _as_float_array(logp_ref, "logp_ref")
+    if mask is None:
+        m = np.ones(new.shape, dtype=bool)
+    else:
+        m_arr = _as_float_array(mask, "mask")
+        if not np.all((m_arr == 0) | (m_arr == 1)):
+            raise ValueError("mask must contain only 0/1 (or False/True)")
+        m = m_arr.astype(bool)
+    _same_shape({"logp_new": new, "logp_old": old, "logp_ref": ref, "mask": m})
+    lengths = m.sum(axis=1)
+    if np.any(lengths == 0):
+        raise ValueError(f"mask: output {int(np.argmin(lengths))} has no token (|o_i| = 0)")
+    adv = _as_float_array(advantages, "advantages")
+    if adv.shape == (new.shape[0],):
+        adv = np.broadcast_to(adv[:, None], new.shape)
+    elif adv.shape != new.shape:
+        raise ValueError(
+            f"advantages must have shape ({new.shape[0]},) (one per output) or {new.shape} "
+            f"(one per token), got {adv.shape}")
+    # only the real tokens must be log-probabilities; padding is ignored whatever it holds
+    for name, arr in (("logp_new", new), ("logp_old", old), ("logp_ref", ref)):
+        _log_probs(np.where(m, arr, 0.0), name)
+    zero = np.zeros_like(new)
+    return (np.where(m, new, zero), np.where(m, old, zero), np.where(m, ref, zero),
+            np.where(m, adv, zero), m, lengths)
+
+
+def grpo_objective(logp_new, logp_old, logp_ref, advantages, mask=None, *,
+                   epsilon: float = 0.2, beta: float = 0.04) -> float:
+    """GRPO objective ``J`` of one group (DeepSeekMath, arXiv:2402.03300, Eq. 3), to maximise.
+
+    ``J = (1/G) sum_i (1/|o_i|) sum_t [min(rho A, clip(rho, 1-eps, 1+eps) A) - beta D_t]``
+    with the **per-token** ratio ``rho_{i,t} = exp(logp_new - logp_old)`` and the per-token
+    k3 estimate ``D_t = pi_ref/pi_theta - log(pi_ref/pi_theta) - 1`` of
+    ``KL(pi_theta || pi_ref)`` (Eq. 4; see `k3_estimator`).
+
+    Args:
+        logp_new: array-like of shape ``(G, T)``: ``log pi_theta(o_{i,t} | q, o_{i,<t})`` of
+            each sampled token, padded to the longest output ``T``.
+        logp_old: same shape, the log-probabilities under ``pi_old`` (the sampling policy).
+        logp_ref: same shape, under the frozen reference policy ``pi_ref``.
+        advantages: shape ``(G,)`` (outcome supervision: one ``A_i`` for every token of
+            output ``i``, e.g. from `group_advantages`) or ``(G, T)`` (per token).
+        mask: shape ``(G, T)`` of 0/1, 1 for the real tokens of each output (each row needs
+            at least one); None means no padding. Padded entries may hold any finite number.
+        epsilon: clip range, ``0 < epsilon < 1`` (0.2 is common).
+        beta: KL coefficient >= 0 (0.04 in the paper).
+
+    Returns:
+        float: ``J``.
+
+    Raises:
+        ValueError: naming the argument for invalid arrays, shapes that differ, a mask
+            that is not 0/1 or leaves an output empty, a real token with log-probability
+            > 0, or an invalid epsilon or beta.
+    """
+    eps = _epsilon(epsilon)
+    b = _nonnegative_scalar(beta, "beta")
+    new, old, ref, adv, m, lengths = _grpo_inputs(logp_new, logp_old, logp_ref, advantages,
+                                                  mask)
+    ratio = np.exp(new - old)
+    surrogate = np.minimum(ratio * adv, np.clip(ratio, 1.0 - eps, 1.0 + eps) * adv)
+    penalty = k3_estimator(ref - new)
+    per_token = np.where(m, surrogate - b * penalty, 0.0)
+    return float(np.mean(per_token.sum(axis=1) / lengths))
+
+
+def grpo_loss(logp_new, logp_old, logp_ref, advantages, mask=None, *,
+              epsilon: float = 0.2, beta: float = 0.04) -> float:
+    """The GRPO loss to minimise, ``-J`` (see `grpo_objective` for everything else)."""
+    return -grpo_objective(logp_new, logp_old, logp_ref, advantages, mask,
+                           epsilon=epsilon, beta=beta)
+
+
+# ---------------------------------------------------------------------------------------
+# A softmax policy on a multi-armed bandit, regularised towards a reference policy
+# ---------------------------------------------------------------------------------------
+
+
+def _bandit_inputs(rewards, ref_probs):
+    r = _as_float_array(rewards, "rewards")
+    if r.ndim != 1:
+        raise ValueError(f"rewards must be 1-D (one per arm), got shape {r.shape}")
+    ref = validate_distribution(ref_probs, "ref_probs")
+    if ref.shape != r.shape:
+        raise ValueError(f"ref_probs has shape {ref.shape}, rewards has {r.shape}")
+    return r, ref
+
+
+def bandit_objective(logits, rewards, ref_probs, beta: float) -> float:
+    """``J(pi) = sum_a pi(a) r(a) - beta KL(pi || pi_ref)`` for ``pi = softmax(logits)``.
+
+    Args:
+        logits: array-like of shape ``(k,)``.
+        rewards: array-like of shape ``(k,)``, the expected reward of each arm.
+        ref_probs: distribution of shape ``(k,)``, the reference policy.
+        beta: KL coefficient >= 0.
+
+    Returns:
+        float (``-inf`` if ``pi`` puts mass where ``pi_ref`` has none and beta > 0).
+
+    Raises:
+        ValueError: naming the argument for invalid input or shapes that differ.
+    """
+    b = _nonnegative_scalar(beta, "beta")
+    r, ref = _bandit_inputs(rewards, ref_probs)
+    pi = softmax(_as_float_array(logits, "logits"))
+    if pi.shape != r.shape:
+        raise ValueError(f"logits has shape {pi.shape}, rewards has {r.shape}")
+    reward = float(pi @ r)
+    return reward if b == 0 else reward - b * float(kl_divergence(pi, ref))
+
+
+def bandit_gradient(logits, rewards, ref_probs, beta: float) -> np.ndarray:
+    """Exact gradient of `bandit_objective` with respect to the logits.
+
+    With ``u(a) = r(a) - beta log(pi(a) / pi_ref(a))``, the softmax chain rule gives
+    ``dJ/dz = pi * (u - sum_a pi(a) u(a))`` (the ``-beta`` from differentiating
+    ``pi log pi`` cancels in the centring).
+
+    Args:
+        logits, rewards, ref_probs, beta: as `bandit_objective`; ``pi_ref > 0`` on every
+            arm when beta > 0.
+
+    Returns:
+        float64 array of shape ``(k,)``.
+
+    Raises:
+        ValueError: as `bandit_objective`, or beta > 0 with a zero in ``ref_probs``.
+    """
+    b = _nonnegative_scalar(beta, "beta")
+    r, ref = _bandit_inputs(rewards, ref_probs)
+    log_pi = log_softmax(_as_float_array(logits, "logits"))
+    if log_pi.shape != r.shape:
+        raise ValueError(f"logits has shape {log_pi.shape}, rewards has {r.shape}")
+    if b > 0 and np.any(ref == 0):
+        raise ValueError("ref_probs has a zero: with beta > 0 the KL gradient is undefined")
+    pi = np.exp(log_pi)
+    u = r if b == 0 else r - b * (log_pi - np.log(ref))
+    return pi * (u - pi @ u)
+
+
+def bandit_optimal_policy(rewards, ref_probs, beta: float) -> np.ndarray:
+    """Maximiser of ``sum_a pi(a) r(a) - beta KL(pi || pi_ref)``: ``pi* ∝ pi_ref exp(r / beta)``.
+
+    (The Gibbs variational principle: ``J(pi) = beta log Z - beta KL(pi || pi*)``.) As
+    ``beta -> inf``, ``pi* -> pi_ref``; as ``beta -> 0``, ``pi*`` concentrates on the best
+    arms among those ``pi_ref`` allows. ``beta = 0`` returns that limit: equal mass on the
+    arms with the highest reward and ``pi_ref > 0``.
+
+    Args:
+        rewards: array-like of shape ``(k,)``.
+        ref_probs: distribution of shape ``(k,)``.
+        beta: >= 0.
+
+    Returns:
+        float64 distribution of shape ``(k,)``.
+
+    Raises:
+        ValueError: naming the argument for invalid input or shapes that differ.
+    """
+    b = _nonnegative_scalar(beta, "beta")
+    r, ref = _bandit_inputs(rewards, ref_probs)
+    allowed = ref > 0
+    if b == 0:
+        best = allowed & (r == np.max(r[allowed]))
+        return best / best.sum()
+    with np.errstate(divide="ignore"):
+        logits = np.where(allowed, np.log(ref) + r / b, -np.inf)
+    return softmax(logits)
+
+
+def train_bandit_policy(rewards, ref_probs, beta: float, *, steps: int = 500,
+                        learning_rate: float = 1.0, logits_init=None) -> dict:
+    """Exact gradient ascent on `bandit_objective`, starting from ``pi = pi_ref``.
+
+    Args:
+        rewards, ref_probs, beta: as `bandit_gradient` (``pi_ref > 0`` everywhere).
+        steps: number of updates, an integer >= 1.
+        learning_rate: step size > 0 on the logits.
+        logits_init: array-like of shape ``(k,)``; default ``log pi_ref``.
+
+    Returns:
+        dict with ``"expected_reward"`` and ``"kl_to_ref"`` (arrays of shape
+        ``(steps + 1,)``, before the first update and after each one, in reward units and
+        nats), ``"objective"`` (same shape) and ``"probs"`` (the final policy, ``(k,)``).
+
+    Raises:
+        ValueError: naming the argument for invalid input.
+    """
+    b = _nonnegative_scalar(beta, "beta")
+    lr = _positive_scalar(learning_rate, "learning_rate")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    r, ref = _bandit_inputs(rewards, ref_probs)
+    if np.any(ref == 0):
+        raise ValueError("ref_probs has a zero: start from a reference with full support")
+    z = np.log(ref) if logits_init is None else _as_float_array(logits_init, "logits_init")
+    if z.shape != r.shape:
+        raise ValueError(f"logits_init has shape {z.shape}, rewards has {r.shape}")
+    log_ref = np.log(ref)
+    reward_hist = np.empty(steps + 1)
+    kl_hist = np.empty(steps + 1)
+    for t in range(steps + 1):
+        log_pi = log_softmax(z)
+        pi = np.exp(log_pi)
+        reward_hist[t] = pi @ r
+        kl_hist[t] = max(float(pi @ (log_pi - log_ref)), 0.0)
+        if t < steps:
+            u = r - b * (log_pi - log_ref)
+            z = z + lr * pi * (u - pi @ u)
+    return {"expected_reward": reward_hist, "kl_to_ref": kl_hist,
+            "objective": reward_hist - b * kl_hist, "probs": np.exp(log_softmax(z))}

@@ -26,7 +26,6 @@ import io
 import json
 import math
 import traceback
-from collections.abc import MutableMapping
 from queue import Empty
 
 import nbformat
@@ -193,33 +192,23 @@ class RemoteFunction(RemoteCallable):
         return f"<student function {self.__name__}>"
 
 
-class RemoteNamespace(MutableMapping):
-    """The test cell's local namespace: its own names here, the rest from the kernel."""
+class RemoteNamespace(dict):
+    """The test cell's globals: its own names here, any other name fetched from the kernel.
+
+    A dict (not a separate locals mapping), so that comprehensions, lambdas and functions
+    inside a test cell, which look names up in the globals, see the student's names too.
+    """
 
     def __init__(self, runner: TrustedTestExecute) -> None:
+        super().__init__(__builtins__=builtins, __name__="__main__")
         self._runner = runner
-        self._local: dict = {}
 
-    def __getitem__(self, name):
-        if name in self._local:
-            return self._local[name]
+    def __missing__(self, name):
         if hasattr(builtins, name):
             raise KeyError(name)  # let Python use the trusted builtin
         value = self._runner.fetch(name)
-        self._local[name] = value  # one kernel round trip per name and test cell
+        self[name] = value  # one kernel round trip per name and test cell
         return value
-
-    def __setitem__(self, name, value):
-        self._local[name] = value
-
-    def __delitem__(self, name):
-        del self._local[name]
-
-    def __iter__(self):
-        return iter(self._local)
-
-    def __len__(self):
-        return len(self._local)
 
 
 #: Seconds an interrupted cell has to stop before the kernel counts as unresponsive
@@ -312,13 +301,12 @@ class TrustedTestExecute(Execute):
     def _run_test_here(self, cell) -> None:
         grade_id = cell["metadata"]["nbgrader"].get("grade_id", "test")
         namespace = RemoteNamespace(self)
-        trusted_globals = {"__builtins__": builtins, "__name__": "__main__"}
         stdout = io.StringIO()
         cell.outputs = []
         try:
             code = compile(cell.source, f"<test {grade_id}>", "exec")
             with contextlib.redirect_stdout(stdout):
-                exec(code, trusted_globals, namespace)
+                exec(code, namespace)
             error = None
         except Exception as exc:  # a failed test is an error output, as in the kernel
             error = exc

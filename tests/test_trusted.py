@@ -11,6 +11,7 @@ import pytest
 from autograder.trusted import (
     _KERNEL_CODEC,
     ALLOWED_MODULE_ROOTS,
+    RemoteNamespace,
     StudentCodeError,
     TrustedTestExecute,
     decode,
@@ -83,3 +84,36 @@ def test_only_allowed_modules_are_imported_for_the_tests():
     with pytest.raises(StudentCodeError, match="cannot use the module"):
         runner.fetch("np")
     assert "numpy" in ALLOWED_MODULE_ROOTS and "os" not in ALLOWED_MODULE_ROOTS
+
+
+class _FakeRunner:
+    """Stands in for the kernel: records which names the test cell fetched."""
+
+    def __init__(self):
+        self.fetched = []
+
+    def fetch(self, name):
+        self.fetched.append(name)
+        if name == "student_square":
+            return lambda x: x * x
+        raise NameError(f"name {name!r} is not defined in your notebook")
+
+
+def test_nested_scopes_in_a_test_cell_see_the_students_names():
+    runner = _FakeRunner()
+    namespace = RemoteNamespace(runner)
+    cell = ("squares = [float(student_square(i)) for i in range(4)]\n"
+            "later = lambda: student_square(5)\n"
+            "def helper():\n"
+            "    return student_square(6)\n"
+            "total = sum(squares) + later() + helper() + abs(-1)\n")
+    exec(compile(cell, "<test>", "exec"), namespace)
+    assert namespace["squares"] == [0.0, 1.0, 4.0, 9.0]
+    assert namespace["total"] == 14.0 + 25 + 36 + 1
+    # fetched once, and builtins such as sum and abs never come from the notebook
+    assert runner.fetched == ["student_square"]
+
+
+def test_an_unknown_name_in_a_test_cell_is_a_name_error():
+    with pytest.raises(NameError, match="not defined in your notebook"):
+        exec("value = [missing_function(i) for i in range(2)]", RemoteNamespace(_FakeRunner()))

@@ -204,8 +204,9 @@ class RemoteNamespace(dict):
         self._runner = runner
 
     def __missing__(self, name):
-        if hasattr(builtins, name):
-            raise KeyError(name)  # let Python use the trusted builtin
+        if hasattr(builtins, name) or name.startswith("__"):
+            # a trusted builtin, or Python's own bookkeeping (__annotations__, say)
+            raise KeyError(name)
         value = self._runner.fetch(name)
         self[name] = value  # one kernel round trip per name and test cell
         return value

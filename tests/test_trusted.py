@@ -106,7 +106,7 @@ def test_nested_scopes_in_a_test_cell_see_the_students_names():
             "later = lambda: student_square(5)\n"
             "def helper():\n"
             "    return student_square(6)\n"
-            "total = sum(squares) + later() + helper() + abs(-1)\n")
+            "total: float = sum(squares) + later() + helper() + abs(-1)\n")
     exec(compile(cell, "<test>", "exec"), namespace)
     assert namespace["squares"] == [0.0, 1.0, 4.0, 9.0]
     assert namespace["total"] == 14.0 + 25 + 36 + 1

@@ -35,6 +35,25 @@ class SampleClassError(RuntimeError):
 
 _DEFINES = re.compile(r"^(?:def\s+(\w+)\s*\(|(\w+)\s*=)", re.MULTILINE)
 
+_VALIDATION_04 = (
+    "    p = np.asarray(p, dtype=float)\n"
+    "    q = np.asarray(q, dtype=float)\n"
+    "    if p.shape != q.shape:\n"
+    "        raise ValueError(f'p and q have different shapes {p.shape} and {q.shape}')\n"
+    "    if np.any(p < 0) or np.any(q < 0):\n"
+    "        raise ValueError('p and q must not have negative entries')\n"
+    "    if np.any(np.abs(np.sum(p, axis=axis) - 1) > 1e-6) or np.any(\n"
+    "            np.abs(np.sum(q, axis=axis) - 1) > 1e-6):\n"
+    "        raise ValueError('p and q must sum to 1 along axis')\n"
+)
+_LOG_SOFTMAX_04 = (
+    "    def my_log_softmax(z):\n"
+    "        z = np.asarray(z, dtype=float)\n"
+    "        z = z - np.max(z, axis=-1, keepdims=True)\n"
+    "        return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))\n"
+    "    log_p, log_q = my_log_softmax(logits_p), my_log_softmax(logits_q)\n"
+)
+
 # What the typical mistakes look like in code, per assignment and defined name.
 MISTAKES: dict[str, dict[str, dict[str, str]]] = {
     "01_definition": {
@@ -76,6 +95,60 @@ MISTAKES: dict[str, dict[str, dict[str, str]]] = {
                 "    p = np.asarray(p, dtype=float)\n"
                 "    q = np.asarray(q, dtype=float)\n"
                 "    return float(np.sum(p * np.log(p / q)))\n"
+            ),
+        },
+    },
+    "04_implementation": {
+        "swapped_pq": {
+            "kl_divergence": (
+                "def kl_divergence(p, q, base=None, axis=-1):\n" + _VALIDATION_04 +
+                "    # weights by q and divides by p: this is D(Q||P)\n"
+                "    with np.errstate(divide='ignore', invalid='ignore'):\n"
+                "        terms = np.where(q > 0, q * (np.log(q) - np.log(p)), 0.0)\n"
+                "    result = np.sum(terms, axis=axis)\n"
+                "    if base is not None:\n"
+                "        result = result / np.log(base)\n"
+                "    return float(result) if result.ndim == 0 else result\n"
+            ),
+            "kl_from_logits": (
+                "def kl_from_logits(logits_p, logits_q):\n" + _LOG_SOFTMAX_04 +
+                "    # D(Q||P) by mistake\n"
+                "    result = np.sum(np.exp(log_q) * (log_q - log_p), axis=-1)\n"
+                "    return float(result) if result.ndim == 0 else result\n"
+            ),
+        },
+        "log2_units": {
+            "kl_divergence": (
+                "def kl_divergence(p, q, base=None, axis=-1):\n" + _VALIDATION_04 +
+                "    with np.errstate(divide='ignore', invalid='ignore'):\n"
+                "        terms = np.where(p > 0, p * (np.log2(p) - np.log2(q)), 0.0)\n"
+                "    result = np.sum(terms, axis=axis)\n"
+                "    if base is not None:\n"
+                "        result = result / np.log(base)\n"
+                "    return float(result) if result.ndim == 0 else result\n"
+            ),
+            "entropy": (
+                "def entropy(p, base=None):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    p = p[p > 0]\n"
+                "    value = -float(np.sum(p * np.log2(p)))\n"
+                "    return value if base is None else value / math.log(base)\n"
+            ),
+        },
+        "zeros_unhandled": {
+            "kl_divergence": (
+                "def kl_divergence(p, q, base=None, axis=-1):\n" + _VALIDATION_04 +
+                "    # 0 * log(0 / q) evaluates to nan here\n"
+                "    result = np.sum(p * np.log(p / q), axis=axis)\n"
+                "    if base is not None:\n"
+                "        result = result / np.log(base)\n"
+                "    return float(result) if result.ndim == 0 else result\n"
+            ),
+            "entropy": (
+                "def entropy(p, base=None):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    value = -float(np.sum(p * np.log(p)))\n"
+                "    return value if base is None else value / math.log(base)\n"
             ),
         },
     },

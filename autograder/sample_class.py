@@ -98,6 +98,71 @@ MISTAKES: dict[str, dict[str, dict[str, str]]] = {
             ),
         },
     },
+    "02_terms": {
+        "swapped_pq": {
+            "kl_terms": (
+                "def kl_terms(p, q):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    q = np.asarray(q, dtype=float)\n"
+                "    # weights by q and divides by p: these are the terms of D(Q||P)\n"
+                "    terms = np.zeros(p.shape)\n"
+                "    terms[(q > 0) & (p == 0)] = np.inf\n"
+                "    both = (p > 0) & (q > 0)\n"
+                "    terms[both] = q[both] * np.log(q[both] / p[both])\n"
+                "    return terms\n"
+            ),
+            "kl_in_base": (
+                "def kl_in_base(p, q, base=None):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    q = np.asarray(q, dtype=float)\n"
+                "    mask = q > 0\n"
+                "    if np.any(p[mask] == 0):\n"
+                "        return math.inf\n"
+                "    nats = float(np.sum(q[mask] * np.log(q[mask] / p[mask])))\n"
+                "    return nats if base is None else nats / math.log(base)\n"
+            ),
+        },
+        "log2_units": {
+            "kl_terms": (
+                "def kl_terms(p, q):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    q = np.asarray(q, dtype=float)\n"
+                "    terms = np.zeros(p.shape)\n"
+                "    terms[(p > 0) & (q == 0)] = np.inf\n"
+                "    both = (p > 0) & (q > 0)\n"
+                "    terms[both] = p[both] * np.log2(p[both] / q[both])\n"
+                "    return terms\n"
+            ),
+            "mc_kl_estimate": (
+                "def mc_kl_estimate(p, q, n_samples, seed):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    q = np.asarray(q, dtype=float)\n"
+                "    rng = np.random.default_rng(seed)\n"
+                "    outcomes = rng.choice(len(p), size=n_samples, p=p)\n"
+                "    with np.errstate(divide='ignore'):\n"
+                "        return float(np.mean(np.log2(p[outcomes]) - np.log2(q[outcomes])))\n"
+            ),
+        },
+        "zeros_unhandled": {
+            "kl_terms": (
+                "def kl_terms(p, q):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    q = np.asarray(q, dtype=float)\n"
+                "    return p * np.log(p / q)\n"
+            ),
+            "mc_kl_estimate": (
+                "def mc_kl_estimate(p, q, n_samples, seed):\n"
+                "    p = np.asarray(p, dtype=float)\n"
+                "    q = np.asarray(q, dtype=float)\n"
+                "    rng = np.random.default_rng(seed)\n"
+                "    outcomes = rng.choice(len(p), size=n_samples, p=p)\n"
+                "    # 'protects' against log(0) with an epsilon: q = 0 no longer gives +inf\n"
+                "    eps = 1e-12\n"
+                "    return float(np.mean(np.log(p[outcomes] + eps)"
+                " - np.log(q[outcomes] + eps)))\n"
+            ),
+        },
+    },
     "04_implementation": {
         "swapped_pq": {
             "kl_divergence": (

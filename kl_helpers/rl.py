@@ -521,7 +521,18 @@ def grpo_objective(logp_new, logp_old, logp_ref, advantages, mask=None, *,
 
 def grpo_loss(logp_new, logp_old, logp_ref, advantages, mask=None, *,
               epsilon: float = 0.2, beta: float = 0.04) -> float:
-    """The GRPO loss to minimise, ``-J`` (see `grpo_objective` for everything else)."""
+    """The GRPO loss to minimise: ``-J`` for the objective J of `grpo_objective`.
+
+    Args:
+        logp_new, logp_old, logp_ref, advantages, mask, epsilon, beta: as for
+            `grpo_objective` (shapes (G, T) or (G,), log-probabilities in nats).
+
+    Returns:
+        float: minus the GRPO objective.
+
+    Raises:
+        ValueError: whatever `grpo_objective` rejects (shapes, masks, non-finite values).
+    """
     return -grpo_objective(logp_new, logp_old, logp_ref, advantages, mask,
                            epsilon=epsilon, beta=beta)
 

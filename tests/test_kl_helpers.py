@@ -1032,3 +1032,30 @@ def test_package_docstring_example_runs():
     result = doctest.testmod(kl_helpers)
     assert result.attempted >= 1
     assert result.failed == 0
+
+
+TOPIC_FUNCTIONS = [
+    getattr(module, name)
+    for module in (kl_helpers.monte_carlo, kl_helpers.fitting, kl_helpers.rl,
+                   kl_helpers.applications)
+    for name in module.__all__
+    if inspect.isfunction(getattr(module, name))
+]
+
+
+@pytest.mark.parametrize("function", TOPIC_FUNCTIONS,
+                         ids=lambda f: f"{f.__module__}.{f.__name__}")
+def test_topic_functions_document_args_returns_and_raises(function):
+    """The topic submodules follow the core's docstring conventions."""
+    doc = inspect.getdoc(function)
+    assert doc is not None
+    for section in ("Args:", "Returns:", "Raises:"):
+        assert section in doc, (function.__name__, section)
+
+
+def test_submodules_are_reachable_from_the_package():
+    """`kl_helpers.rl` and friends work after a plain `import kl_helpers`."""
+    for module in kl_helpers.SUBMODULES:
+        for name in getattr(module, "__all__", []):
+            assert hasattr(module, name), (module.__name__, name)
+    assert kl_helpers.check is kl_helpers.selfcheck.check

@@ -62,3 +62,13 @@ def test_no_binder_folder():
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (REPO / ".ci" / "run").read_text()
     assert "make test" in (REPO / "README.md").read_text()
+
+
+def test_readme_has_a_binder_badge_that_opens_the_notebooks_in_jupyterlab():
+    text = (REPO / "README.md").read_text()
+    assert re.search(r"\(https://mybinder\.org/v2/gh/[^)\s]+\?urlpath=lab/tree/notebooks\)", text)
+
+
+def test_readme_has_an_nbgitpuller_link_template():
+    text = (REPO / "README.md").read_text()
+    assert re.search(r"/hub/user-redirect/git-pull\?repo=", text)

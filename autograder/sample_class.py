@@ -46,6 +46,18 @@ _VALIDATION_04 = (
     "            np.abs(np.sum(q, axis=axis) - 1) > 1e-6):\n"
     "        raise ValueError('p and q must sum to 1 along axis')\n"
 )
+def _validated_kl_04(body: str) -> str:
+    """A notebook-04 ``kl_divergence`` that validates its input, then runs ``body``.
+
+    ``body`` sets ``result`` (nats, reduced along ``axis``); the rest converts the units
+    and the return type as a correct answer would.
+    """
+    return ("def kl_divergence(p, q, base=None, axis=-1):\n" + _VALIDATION_04 + body
+            + "    if base is not None:\n"
+            "        result = result / np.log(base)\n"
+            "    return float(result) if result.ndim == 0 else result\n")
+
+
 _LOG_SOFTMAX_04 = (
     "    def my_log_softmax(z):\n"
     "        z = np.asarray(z, dtype=float)\n"
@@ -165,16 +177,11 @@ MISTAKES: dict[str, dict[str, dict[str, str]]] = {
     },
     "04_implementation": {
         "swapped_pq": {
-            "kl_divergence": (
-                "def kl_divergence(p, q, base=None, axis=-1):\n" + _VALIDATION_04 +
+            "kl_divergence": _validated_kl_04(
                 "    # weights by q and divides by p: this is D(Q||P)\n"
                 "    with np.errstate(divide='ignore', invalid='ignore'):\n"
                 "        terms = np.where(q > 0, q * (np.log(q) - np.log(p)), 0.0)\n"
-                "    result = np.sum(terms, axis=axis)\n"
-                "    if base is not None:\n"
-                "        result = result / np.log(base)\n"
-                "    return float(result) if result.ndim == 0 else result\n"
-            ),
+                "    result = np.sum(terms, axis=axis)\n"),
             "kl_from_logits": (
                 "def kl_from_logits(logits_p, logits_q):\n" + _LOG_SOFTMAX_04 +
                 "    # D(Q||P) by mistake\n"
@@ -183,15 +190,10 @@ MISTAKES: dict[str, dict[str, dict[str, str]]] = {
             ),
         },
         "log2_units": {
-            "kl_divergence": (
-                "def kl_divergence(p, q, base=None, axis=-1):\n" + _VALIDATION_04 +
+            "kl_divergence": _validated_kl_04(
                 "    with np.errstate(divide='ignore', invalid='ignore'):\n"
                 "        terms = np.where(p > 0, p * (np.log2(p) - np.log2(q)), 0.0)\n"
-                "    result = np.sum(terms, axis=axis)\n"
-                "    if base is not None:\n"
-                "        result = result / np.log(base)\n"
-                "    return float(result) if result.ndim == 0 else result\n"
-            ),
+                "    result = np.sum(terms, axis=axis)\n"),
             "entropy": (
                 "def entropy(p, base=None):\n"
                 "    p = np.asarray(p, dtype=float)\n"
@@ -201,14 +203,9 @@ MISTAKES: dict[str, dict[str, dict[str, str]]] = {
             ),
         },
         "zeros_unhandled": {
-            "kl_divergence": (
-                "def kl_divergence(p, q, base=None, axis=-1):\n" + _VALIDATION_04 +
+            "kl_divergence": _validated_kl_04(
                 "    # 0 * log(0 / q) evaluates to nan here\n"
-                "    result = np.sum(p * np.log(p / q), axis=axis)\n"
-                "    if base is not None:\n"
-                "        result = result / np.log(base)\n"
-                "    return float(result) if result.ndim == 0 else result\n"
-            ),
+                "    result = np.sum(p * np.log(p / q), axis=axis)\n"),
             "entropy": (
                 "def entropy(p, base=None):\n"
                 "    p = np.asarray(p, dtype=float)\n"

@@ -223,6 +223,32 @@ _MISMATCH = ("your function accepted two inputs with different numbers of outcom
              "raise ValueError saying the shapes differ")
 
 
+def _pair_batch_and_validation_cases(raw, renormalised=()) -> tuple[Case, ...]:
+    """The "axis" and "validation" cases shared by the exercises on a pair (p, q).
+
+    ``raw(p, q)`` is the exercise's formula along the last axis, without validation;
+    ``renormalised`` lists the variants that divide p by its sum instead of refusing it.
+    """
+    return (
+        Case("a batch: 2 distributions, one per row", "axis",
+             (np.array(_P2), np.array(_Q2)),
+             variants=_axis_variants(lambda p, q: raw(p, q)),
+             hints=_AXIS_HINTS, on_error=_SHAPE_ERROR),
+        Case("a batch along axis=0: 2 distributions, one per column", "axis",
+             (np.array(_P2).T, np.array(_Q2).T), {"axis": 0},
+             hints=_AXIS0_HINTS, on_error=_SHAPE_ERROR),
+        Case("p does not sum to 1 (expect ValueError)", "validation",
+             (np.array([0.3, 0.5, 0.4]), np.array(_Q)), raises=ValueError,
+             variants=renormalised, hints={"value": _NOT_NORMALISED}),
+        Case("p has a negative entry (expect ValueError)", "validation",
+             (np.array([0.7, -0.1, 0.4]), np.array(_Q)), raises=ValueError,
+             hints={"value": _NEGATIVE}),
+        Case("p and q have different numbers of outcomes (expect ValueError)",
+             "validation", (np.array([0.5, 0.5]), np.array(_Q)), raises=ValueError,
+             hints={"value": _MISMATCH}),
+    )
+
+
 def _kl_exercise() -> Exercise:
     return Exercise(
         name="kl_divergence",
@@ -286,25 +312,10 @@ def _kl_exercise() -> Exercise:
                       lambda p, q, base=2: _raw_kl(p, q) / base),
                  ),
                  on_error="your function must accept a keyword argument `base`"),
-            Case("a batch: 2 distributions, one per row", "axis",
-                 (np.array(_P2), np.array(_Q2)),
-                 variants=_axis_variants(lambda p, q: _raw_kl(p, q)),
-                 hints=_AXIS_HINTS, on_error=_SHAPE_ERROR),
-            Case("a batch along axis=0: 2 distributions, one per column", "axis",
-                 (np.array(_P2).T, np.array(_Q2).T), {"axis": 0},
-                 hints=_AXIS0_HINTS, on_error=_SHAPE_ERROR),
-            Case("p does not sum to 1 (expect ValueError)", "validation",
-                 (np.array([0.3, 0.5, 0.4]), np.array(_Q)), raises=ValueError,
-                 variants=(
-                     (_RENORMALISED, lambda p, q, **k: _raw_kl(_arr(p) / np.sum(p), q)),
-                 ),
-                 hints={"value": _NOT_NORMALISED}),
-            Case("p has a negative entry (expect ValueError)", "validation",
-                 (np.array([0.7, -0.1, 0.4]), np.array(_Q)), raises=ValueError,
-                 hints={"value": _NEGATIVE}),
-            Case("p and q have different numbers of outcomes (expect ValueError)",
-                 "validation", (np.array([0.5, 0.5]), np.array(_Q)), raises=ValueError,
-                 hints={"value": _MISMATCH}),
+            *_pair_batch_and_validation_cases(
+                _raw_kl,
+                renormalised=((_RENORMALISED,
+                               lambda p, q, **k: _raw_kl(_arr(p) / np.sum(p), q)),)),
         ),
     )
 
@@ -381,19 +392,7 @@ def _cross_entropy_exercise() -> Exercise:
                  variants=(("your function ignores `base`: divide the result in nats by "
                             "ln(base)", lambda p, q, base=2: _raw_cross_entropy(p, q)),),
                  on_error="your function must accept a keyword argument `base`"),
-            Case("a batch: 2 distributions, one per row", "axis",
-                 (np.array(_P2), np.array(_Q2)),
-                 variants=_axis_variants(lambda p, q: _raw_cross_entropy(p, q)),
-                 hints=_AXIS_HINTS, on_error=_SHAPE_ERROR),
-            Case("a batch along axis=0: 2 distributions, one per column", "axis",
-                 (np.array(_P2).T, np.array(_Q2).T), {"axis": 0},
-                 hints=_AXIS0_HINTS, on_error=_SHAPE_ERROR),
-            Case("p does not sum to 1 (expect ValueError)", "validation",
-                 (np.array([0.3, 0.5, 0.4]), np.array(_Q)), raises=ValueError,
-                 hints={"value": _NOT_NORMALISED}),
-            Case("p and q have different numbers of outcomes (expect ValueError)",
-                 "validation", (np.array([0.5, 0.5]), np.array(_Q)), raises=ValueError,
-                 hints={"value": _MISMATCH}),
+            *_pair_batch_and_validation_cases(_raw_cross_entropy),
         ),
     )
 

@@ -247,11 +247,12 @@ def fit_gaussian_reverse(mu0, sigma0, weights, means, sigmas, *, points_per_sigm
 
     BFGS (``scipy.optimize.minimize``) over ``(mu, log sigma)`` with the exact gradient of
     the trapezoid-rule objective of `reverse_kl_gaussian_fit`. The reverse KL of a
-    multimodal ``p`` has several local minima (one per well separated mode), so the result
-    depends on the start: for ``0.5 N(-3, 1) + 0.5 N(3, 1)`` a start with ``mu0 > 0`` ends
-    near ``(2.98, 1.02)`` and ``mu0 < 0`` near ``(-2.98, 1.02)``. A start exactly on a
-    symmetry axis of ``p`` (``mu0 = 0`` there) has a zero mu-gradient, so BFGS never leaves
-    the axis and returns the symmetric stationary point (a saddle), not a mode.
+    multimodal ``p`` has several local minima, so the result depends on the start. For
+    ``0.5 N(-3, 1) + 0.5 N(3, 1)`` starts such as (2, 1) or (1, 0.5) end near
+    ``(2.98, 1.02)`` and their mirror images near ``(-2.98, 1.02)`` (0.689 nats), while
+    wide or central starts such as (1, 1) or (0.5, 3) end at the centred local minimum
+    ``(0, 2.74)`` (0.841 nats). A start exactly at ``mu0 = 0`` has a zero mu-gradient, so
+    BFGS never leaves that axis.
 
     Args:
         mu0: finite float, starting mean.

@@ -38,8 +38,10 @@ release: venv  ## regenerate notebooks/ from solutions/
 grade: venv  ## grade SUBMISSIONS=<folder> into OUT=<folder>
 	$(BIN)/python -m autograder grade $(SUBMISSIONS) --out $(OUT)
 
-bench: venv  ## time this grader against plain nbgrader on a synthetic class
+bench: venv  ## grader vs plain nbgrader, solution run times, self-check times
 	$(BIN)/python benchmarks/grade_class.py
+	$(BIN)/python benchmarks/solution_times.py
+	$(BIN)/python benchmarks/selfcheck_time.py
 
 clean:  ## remove generated working folders (keeps .venv)
 	rm -rf demo_out grading_out .pytest_cache .ruff_cache .hypothesis gradebook.db \

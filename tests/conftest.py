@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -51,6 +56,34 @@ def nbgrader_meta(cell) -> dict:
 def is_test_cell(cell) -> bool:
     meta = nbgrader_meta(cell)
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_debian_package(package: str, find: Callable[[], Path | None]) -> Path:
+    """What ``find()`` locates, after ``apt-get install package`` when it is missing.
+
+    Installing needs root. Without root, a missing package skips the test (saying why),
+    except in CI, where ``.ci/run`` installs it and its absence is a failure.
+    """
+    found = find()
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, timeout=300)
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], env=env, check=False,
+                       timeout=900)
+        found = find()
+        assert found is not None, f"apt-get could not install {package} (see its output)"
+    if found is None:
+        assert not os.environ.get("CI"), f"{package} is missing in CI: .ci/run installs it"
+        pytest.skip(f"the Debian package {package} is not installed and we are not root, so "
+                    f"it cannot be installed: apt-get install {package}")
+    return found
 
 
 def read_csv(path: Path) -> list[dict]:

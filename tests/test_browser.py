@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ASSIGNMENTS, REPO, SOLUTIONS, is_test_cell, read_notebook
+from conftest import (
+    ASSIGNMENTS,
+    REPO,
+    SOLUTIONS,
+    ensure_debian_package,
+    free_port,
+    is_test_cell,
+    read_notebook,
+)
 
 from autograder.config import CoursePaths
 from autograder.release import generate_assignments
@@ -45,24 +52,7 @@ TIMEOUT_MS = 60_000  # the slowest step (validate: a kernel runs the whole noteb
 
 
 def _ensure_chromium() -> Path:
-    if not CHROMIUM.exists() and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, timeout=300)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=False,
-                       timeout=900)
-        assert CHROMIUM.exists(), "apt-get could not install chromium (see its output)"
-    if not CHROMIUM.exists():
-        # CI installs it (.ci/run): a missing Chromium there is a failure, never a skip
-        assert not os.environ.get("CI"), "Chromium is missing in CI: .ci/run should install it"
-        pytest.skip(f"Chromium is not installed ({CHROMIUM} is missing) and we are not root, "
-                    "so it cannot be installed: apt-get install chromium")
-    return CHROMIUM
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return ensure_debian_package("chromium", lambda: CHROMIUM if CHROMIUM.exists() else None)
 
 
 def _write_settings(settings: Path) -> None:
@@ -103,7 +93,7 @@ def lab(tmp_path_factory):
     env = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(config),
            "JUPYTER_RUNTIME_DIR": str(root / "runtime"), "IPYTHONDIR": str(home / ".ipython"),
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
-    port = _free_port()
+    port = free_port()
     log = open(root / "jupyter.log", "w")  # noqa: SIM115 -- closed in the finalizer
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",

@@ -204,7 +204,7 @@ def hostile_class(tmp_path_factory):
         nbformat.write(nb, path)
     out = root / "out"
     try:
-        results = grade_class(submissions, out, options=GradingOptions(
+        results = grade_class(submissions, out, assignments=[ASSIGNMENT], options=GradingOptions(
             cell_timeout=10, notebook_timeout=90, workers=2))
     finally:
         recorder.close()

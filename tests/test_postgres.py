@@ -14,7 +14,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,7 +22,14 @@ from pathlib import Path
 import nbformat
 import pytest
 import sqlalchemy
-from conftest import SOLUTIONS, notebook_path, read_csv, read_notebook
+from conftest import (
+    SOLUTIONS,
+    ensure_debian_package,
+    free_port,
+    notebook_path,
+    read_csv,
+    read_notebook,
+)
 
 from autograder.__main__ import main
 from autograder.config import COURSE_ID, CoursePaths
@@ -46,26 +52,7 @@ def _postgres_bin() -> Path | None:
 
 def _ensure_postgres() -> Path:
     """The bin folder of PostgreSQL, installed with apt-get when missing and we are root."""
-    bindir = _postgres_bin()
-    if bindir is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, timeout=300)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], env=env,
-                       check=False, timeout=600)
-        bindir = _postgres_bin()
-        assert bindir is not None, "apt-get could not install postgresql (see its output)"
-    if bindir is None:
-        # CI installs it (.ci/run): a missing PostgreSQL there is a failure, never a skip
-        assert not os.environ.get("CI"), "PostgreSQL is missing in CI: .ci/run should install it"
-        pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/pg_ctl) and "
-                    "we are not root, so it cannot be installed: apt-get install postgresql")
-    return bindir
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return ensure_debian_package("postgresql", _postgres_bin)
 
 
 @contextlib.contextmanager
@@ -88,7 +75,7 @@ def running_postgres(bindir: Path):
         subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
                         "--auth=trust", "--encoding=UTF8", "--no-sync", "--no-instructions"],
                        check=True, capture_output=True, text=True, timeout=120)
-        port = _free_port()
+        port = free_port()
         options = (f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off")
         start = subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log),

@@ -21,6 +21,7 @@ from autograder.sandbox import SANDBOX_UID_BASE
 STUDENTS = ("full_marks", "blank", "swapped_pq", "broken_json")
 # two assignments are enough to re-grade a student's several notebooks; all would be slow
 REGRADED = ASSIGNMENTS[:2]
+ONLY_REGRADED = [arg for assignment in REGRADED for arg in ("--assignment", assignment)]
 
 
 @pytest.fixture()
@@ -46,7 +47,7 @@ def _manual_ids(out, assignment):
 
 def test_regrading_is_idempotent_and_keeps_manual_grades(small_class, tmp_path):
     out = tmp_path / "out"
-    assert main(["grade", str(small_class), "--out", str(out)]) == 0
+    assert main(["grade", str(small_class), "--out", str(out), *ONLY_REGRADED]) == 0
     first = _rows(out)
     assignment = ASSIGNMENTS[0]
     manual = _manual_ids(out, assignment)
@@ -57,14 +58,15 @@ def test_regrading_is_idempotent_and_keeps_manual_grades(small_class, tmp_path):
             grade = gb.find_grade(grade_id, assignment, assignment, "full_marks")
             grade.manual_score = grade.max_score
         gb.db.commit()
-    assert main(["grade", str(small_class), "--out", str(out)]) == 0
+    assert main(["grade", str(small_class), "--out", str(out), *ONLY_REGRADED]) == 0
     grades, tests = _rows(out)
     manual_rows = [r for r in tests if r[0] == "full_marks" and r[2] in manual]
     assert manual_rows and all(r[3] == r[4] for r in manual_rows), "manual grade lost"
     # apart from the manual scores, the second run gives exactly the first run's results
     assert [r for r in tests if r not in manual_rows] == [
         r for r in first[1] if not (r[0] == "full_marks" and r[2] in manual)]
-    full = [r for r in grades if r[0] == "full_marks"]
+    # the assignment whose manual items were graded now has every point
+    full = [r for r in grades if r[0] == "full_marks" and r[1] == assignment]
     assert len(full) == 1 and float(full[0][2]) == float(full[0][3])
 
 
@@ -84,7 +86,7 @@ def test_sigkill_midway_then_rerun_grades_everything_once(small_class, tmp_path)
     out = tmp_path / "out"
     grader = subprocess.Popen(
         [sys.executable, "-m", "autograder", "grade", str(small_class), "--out", str(out),
-         "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--workers", "1", *ONLY_REGRADED], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     # wait until a student kernel is running, then kill the grader without warning
     while time.monotonic() < deadline and not _sandbox_processes():
@@ -98,9 +100,9 @@ def test_sigkill_midway_then_rerun_grades_everything_once(small_class, tmp_path)
         time.sleep(0.5)
     assert not _sandbox_processes(), "orphaned student kernels after SIGKILL"
 
-    assert main(["grade", str(small_class), "--out", str(out)]) == 0
+    assert main(["grade", str(small_class), "--out", str(out), *ONLY_REGRADED]) == 0
     clean = tmp_path / "clean"
-    assert main(["grade", str(small_class), "--out", str(clean)]) == 0
+    assert main(["grade", str(small_class), "--out", str(clean), *ONLY_REGRADED]) == 0
     grades, tests = _rows(out)
     assert len(grades) == len(STUDENTS) * len(REGRADED)
     assert (grades, tests) == _rows(clean)

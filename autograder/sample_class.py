@@ -5,7 +5,8 @@ in from ``solutions/`` (what a perfect student writes), then a student's own
 answers replace some of them. Answers are keyed by the name a solution cell
 defines (``kl_divergence``, ``kl_hand``), so they survive edits to prose and ids.
 
-Students per assignment:
+Students (each hands in every assignment; a mistake shows where an assignment has
+room for it, see ``MISTAKES``):
 
 ``full_marks``      every solution filled in
 ``swapped_pq``      computes D(Q||P) instead of D(P||Q)
@@ -214,9 +215,23 @@ MISTAKES: dict[str, dict[str, dict[str, str]]] = {
             ),
         },
     },
+    "07_quiz": {
+        "swapped_pq": {
+            # the source quiz's own answer to its symmetry question
+            "answer_q2": 'answer_q2 = "B"\n',
+        },
+        "log2_units": {
+            "answer_q5": (
+                "P_q5 = np.array([0.5, 0.25, 0.25])\n"
+                "Q_q5 = np.array([0.25, 0.25, 0.5])\n"
+                "answer_q5 = float(np.sum(P_q5 * np.log(P_q5 / Q_q5)))  # nats, not bits\n"
+            ),
+        },
+    },
 }
 
 FULL, BLANK, BROKEN, MISSING = "full_marks", "blank", "broken_json", "no_submission"
+MISTAKE_STUDENTS = sorted({student for by_student in MISTAKES.values() for student in by_student})
 
 
 def defined_names(source: str) -> set[str]:
@@ -279,7 +294,10 @@ def build_sample_class(dest: Path, *, replace: bool = False, repo: Path = REPO_R
             release_nb = nbformat.read(release / assignment / name, as_version=4)
             source_nb = nbformat.read(repo / "solutions" / assignment / name, as_version=4)
             students = {FULL: fill_release(release_nb, source_nb), BLANK: release_nb}
-            for student, answers in MISTAKES.get(assignment, {}).items():
+            # a student with a typical mistake hands in every assignment: the mistake where
+            # the assignment gives room for it, the model answers elsewhere
+            for student in MISTAKE_STUDENTS:
+                answers = MISTAKES.get(assignment, {}).get(student, {})
                 students[student] = fill_release(release_nb, source_nb, answers)
             for student, notebook in students.items():
                 folder = dest / student / assignment

@@ -36,6 +36,14 @@ class SampleClassError(RuntimeError):
 
 _DEFINES = re.compile(r"^(?:def\s+(\w+)\s*\(|(\w+)\s*=)", re.MULTILINE)
 
+# notebook 02's mc_kl_estimate up to the draws, as the exercise prescribes them
+_MC_DRAWS_02 = (
+    "def mc_kl_estimate(p, q, n_samples, seed):\n"
+    "    p = np.asarray(p, dtype=float)\n"
+    "    q = np.asarray(q, dtype=float)\n"
+    "    rng = np.random.default_rng(seed)\n"
+    "    outcomes = rng.choice(len(p), size=n_samples, p=p)\n"
+)
 _VALIDATION_04 = (
     "    p = np.asarray(p, dtype=float)\n"
     "    q = np.asarray(q, dtype=float)\n"
@@ -147,11 +155,7 @@ MISTAKES: dict[str, dict[str, dict[str, str]]] = {
                 "    return terms\n"
             ),
             "mc_kl_estimate": (
-                "def mc_kl_estimate(p, q, n_samples, seed):\n"
-                "    p = np.asarray(p, dtype=float)\n"
-                "    q = np.asarray(q, dtype=float)\n"
-                "    rng = np.random.default_rng(seed)\n"
-                "    outcomes = rng.choice(len(p), size=n_samples, p=p)\n"
+                _MC_DRAWS_02 +
                 "    with np.errstate(divide='ignore'):\n"
                 "        return float(np.mean(np.log2(p[outcomes]) - np.log2(q[outcomes])))\n"
             ),
@@ -164,11 +168,7 @@ MISTAKES: dict[str, dict[str, dict[str, str]]] = {
                 "    return p * np.log(p / q)\n"
             ),
             "mc_kl_estimate": (
-                "def mc_kl_estimate(p, q, n_samples, seed):\n"
-                "    p = np.asarray(p, dtype=float)\n"
-                "    q = np.asarray(q, dtype=float)\n"
-                "    rng = np.random.default_rng(seed)\n"
-                "    outcomes = rng.choice(len(p), size=n_samples, p=p)\n"
+                _MC_DRAWS_02 +
                 "    # 'protects' against log(0) with an epsilon: q = 0 no longer gives +inf\n"
                 "    eps = 1e-12\n"
                 "    return float(np.mean(np.log(p[outcomes] + eps)"

@@ -28,6 +28,7 @@ import numpy as np
 from .divergences import (
     _as_float_array,
     _first_offender,
+    _real_scalar,
     kl_from_logits,
     log_softmax,
     softmax,
@@ -60,12 +61,6 @@ def _positive_scalar(x, name: str) -> float:
         or not x > 0
     ):
         raise ValueError(f"{name} must be a finite number > 0, got {x!r}")
-    return float(x)
-
-
-def _finite_scalar(x, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
-        raise ValueError(f"{name} must be a finite real number, got {x!r}")
     return float(x)
 
 
@@ -151,7 +146,7 @@ def distillation_loss(student_logits, teacher_logits, labels, temperature, alpha
         )
     y = _labels(labels, z_s.shape[-1], z_s.shape[:-1])
     t = _positive_scalar(temperature, "temperature")
-    a = _finite_scalar(alpha, "alpha")
+    a = _real_scalar(alpha, "alpha")
     if not 0.0 <= a <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
     soft = kl_from_logits(z_t / t, z_s / t)  # KL(teacher || student), per example
@@ -202,7 +197,7 @@ def _model(x, noise_sd, prior_mean, prior_sd):
     return (
         _observations(x),
         _positive_scalar(noise_sd, "noise_sd"),
-        _finite_scalar(prior_mean, "prior_mean"),
+        _real_scalar(prior_mean, "prior_mean"),
         _positive_scalar(prior_sd, "prior_sd"),
     )
 

@@ -23,12 +23,13 @@ __all__ = [
 _SYMMETRY_RTOL = 1e-10
 
 
-def _positive_array(x, name: str) -> np.ndarray:
+def _positive_array(x, name: str, *, what: str = "a standard deviation") -> np.ndarray:
+    """``x`` as a float array whose entries are all > 0; else ValueError naming ``what`` it is."""
     arr = _as_float_array(x, name)
     not_positive = ~(arr > 0)
     if not_positive.any():
         location, value = _first_offender(arr, not_positive)
-        raise ValueError(f"{name} must be > 0 (a standard deviation), got {value!r}{location}")
+        raise ValueError(f"{name} must be > 0 ({what}), got {value!r}{location}")
     return arr
 
 

@@ -106,6 +106,20 @@ def _as_float_array(x, name: str, *, allow_neg_inf: bool = False) -> np.ndarray:
     return arr
 
 
+def _real_scalar(x, name: str, *, low=None, high=None, low_open=False, high_open=False):
+    """A finite real number within the given bounds, as float; else ValueError naming it."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite real number, got {x!r}")
+    x = float(x)
+    if low is not None and (x <= low if low_open else x < low):
+        relation = ">" if low_open else ">="
+        raise ValueError(f"{name} must be {relation} {low}, got {x!r}")
+    if high is not None and (x >= high if high_open else x > high):
+        relation = "<" if high_open else "<="
+        raise ValueError(f"{name} must be {relation} {high}, got {x!r}")
+    return x
+
+
 def _as_nonnegative_array(x, name: str) -> np.ndarray:
     """`_as_float_array` plus the check that every entry is >= 0 (a finite measure)."""
     arr = _as_float_array(x, name)

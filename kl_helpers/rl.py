@@ -21,14 +21,15 @@ Every public function validates its input and raises ``ValueError`` naming the a
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 
+from .closed_forms import _positive_array
 from .divergences import (
     _as_float_array,
     _first_offender,
+    _real_scalar,
     kl_divergence,
     log_softmax,
     softmax,
@@ -63,20 +64,6 @@ _LOGPROB_ATOL = 1e-9
 # ---------------------------------------------------------------------------------------
 
 
-def _real_scalar(x, name: str, *, low=None, high=None, low_open=False, high_open=False):
-    """A finite real number within the given bounds, as float; else ValueError naming it."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
-        raise ValueError(f"{name} must be a finite real number, got {x!r}")
-    x = float(x)
-    if low is not None and (x <= low if low_open else x < low):
-        relation = ">" if low_open else ">="
-        raise ValueError(f"{name} must be {relation} {low}, got {x!r}")
-    if high is not None and (x >= high if high_open else x > high):
-        relation = "<" if high_open else "<="
-        raise ValueError(f"{name} must be {relation} {high}, got {x!r}")
-    return x
-
-
 def _nonnegative_scalar(x, name: str) -> float:
     return _real_scalar(x, name, low=0.0)
 
@@ -87,16 +74,6 @@ def _positive_scalar(x, name: str) -> float:
 
 def _epsilon(x) -> float:
     return _real_scalar(x, "epsilon", low=0.0, high=1.0, low_open=True, high_open=True)
-
-
-def _positive_array(x, name: str) -> np.ndarray:
-    arr = _as_float_array(x, name)
-    bad = ~(arr > 0)
-    if bad.any():
-        location, value = _first_offender(arr, bad)
-        raise ValueError(
-            f"{name} must be > 0 (a ratio of probabilities), got {value!r}{location}")
-    return arr
 
 
 def _same_shape(arrays: dict[str, np.ndarray]) -> None:
@@ -214,7 +191,7 @@ def ppo_clip_objective(ratio, advantages, *, epsilon: float = 0.2) -> float:
             <= 0, an epsilon outside (0, 1), or shapes that differ.
     """
     eps = _epsilon(epsilon)
-    r = _positive_array(ratio, "ratio")
+    r = _positive_array(ratio, "ratio", what="a ratio of probabilities")
     adv = _as_float_array(advantages, "advantages")
     _same_shape({"ratio": r, "advantages": adv})
     clipped = np.clip(r, 1.0 - eps, 1.0 + eps)
@@ -243,7 +220,7 @@ def ppo_kl_penalty_objective(ratio, advantages, kl, beta: float) -> float:
             a negative or non-finite beta, or shapes that differ.
     """
     b = _nonnegative_scalar(beta, "beta")
-    r = _positive_array(ratio, "ratio")
+    r = _positive_array(ratio, "ratio", what="a ratio of probabilities")
     adv = _as_float_array(advantages, "advantages")
     kl_arr = _as_float_array(kl, "kl")
     if np.any(kl_arr < 0):

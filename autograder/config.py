@@ -129,9 +129,10 @@ def apply_grading_policy(c: Config, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT)
 def ensure_venv_on_path() -> None:
     """Put this interpreter's ``bin`` first on PATH.
 
-    nbgrader runs ``alembic`` from PATH when it creates a gradebook, and starts
-    kernels with ``python`` from PATH; calling ``.venv/bin/python -m autograder``
-    without an activated venv would otherwise fail or use another Python.
+    nbgrader runs ``alembic`` from PATH when it creates a gradebook (unless
+    ``autograder.startup`` answered in-process), and starts kernels with ``python``
+    from PATH; calling ``.venv/bin/python -m autograder`` without an activated venv
+    would otherwise fail or use another Python.
     """
     bin_dir = str(Path(sys.executable).parent)
     parts = os.environ.get("PATH", "").split(os.pathsep)

@@ -15,6 +15,9 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
 from .config import REPO_ROOT, CoursePaths, ensure_venv_on_path, list_assignments, nbgrader_config
+from .startup import install_alembic_head
+
+install_alembic_head()
 
 
 class ReleaseError(RuntimeError):

@@ -15,10 +15,14 @@ which executes the student's code, is sandboxed. The kernel sees:
 Limits: address space, number of processes and file size (rlimits, set by
 ``autograder.sandbox_kernel`` before it drops root), a per-cell timeout
 (nbgrader) and a whole-notebook deadline (the grading worker).
+
+When grading as root, kernels are instead forked from a preloaded template that
+lives in one such sandbox per worker (:func:`zygote_argv`, ``autograder.zygote``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -50,6 +54,13 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+# Run in a trial sandbox: Python starts and finds the course package. Finding is enough:
+# importing it would import scipy too, a second of CPU at the start of every grading run.
+_CAN_FIND_COURSE_PACKAGE = (
+    "import importlib.util, sys\n"
+    "sys.exit(0 if importlib.util.find_spec('kl_helpers') else 'kl_helpers is not visible')")
+
+
 def sandbox_problem() -> str | None:
     """Why sandboxed grading cannot run here, or None when it can."""
     bwrap = bwrap_path()
@@ -57,7 +68,7 @@ def sandbox_problem() -> str | None:
         return "bubblewrap (bwrap) is not installed; on Debian/Ubuntu: apt-get install bubblewrap"
     argv = [bwrap, *_namespace_args(), *_mount_args(readonly_paths()), "--proc", "/proc",
             "--dev", "/dev",
-            "--", sys.executable, "-c", "import kl_helpers"]
+            "--", sys.executable, "-c", _CAN_FIND_COURSE_PACKAGE]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -81,8 +92,11 @@ def _namespace_args() -> list[str]:
 
 
 def _package_dir(name: str) -> Path:
-    module = __import__(name)
-    return Path(module.__file__).resolve().parent
+    """Folder of package ``name``, found without importing it (kl_helpers imports scipy)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SandboxUnavailable(f"the package {name!r} cannot be found by this Python")
+    return Path(list(spec.submodule_search_locations)[0]).resolve()
 
 
 def matplotlib_font_cache() -> Path | None:
@@ -201,36 +215,86 @@ def nproc_limit(limits: SandboxLimits) -> int:
     return count_processes_of(os.getuid()) + limits.max_processes
 
 
+def zygote_argv(slot_dir: Path, font_cache: Path | None) -> list[str]:
+    """Command line of a grading worker's kernel template (``autograder.zygote``).
+
+    The same sandbox as :func:`kernel_argv`, for one long-lived process that forks
+    the kernels: the slot folder (working folder and sockets of the current
+    kernel) is its only writable mount besides ``/tmp``. It keeps CAP_SYS_ADMIN so
+    that each forked kernel can mount a ``/tmp`` of its own before dropping root.
+    """
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
+    venv_bin = str(Path(sys.executable).parent)
+    extra_readonly = [font_cache] if font_cache else []
+    mounts = _mount_args([*readonly_paths(), *extra_readonly], [(slot_dir, slot_dir)])
+    return [bwrap, *_namespace_args(), "--cap-add", "CAP_SYS_ADMIN",
+            "--perms", "1777", "--tmpfs", "/tmp", *mounts,
+            "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--dir", "/dev/shm",
+            "--chdir", str(slot_dir),
+            "--clearenv",
+            "--setenv", "PATH", f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+            "--setenv", "HOME", "/tmp",
+            "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
+            "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--", sys.executable, "-m", "autograder.zygote"]
+
+
+def copy_student_files(submitted_dir: Path, private_dir: Path, uid: int) -> None:
+    """Copy the student's own data files (never a notebook) into ``private_dir``.
+
+    The autograded notebook holds the hidden tests, so no notebook is copied. As
+    root, the copies (and ``private_dir``) are given to the sandbox ``uid``.
+    """
+    private_dir.mkdir(parents=True, exist_ok=True)
+    if submitted_dir.is_dir():
+        for item in submitted_dir.iterdir():
+            if item.suffix == ".ipynb" or item.name.startswith("."):
+                continue
+            target = private_dir / item.name
+            if item.is_dir():
+                shutil.copytree(item, target, symlinks=False, dirs_exist_ok=True)
+            elif item.is_file():
+                shutil.copy2(item, target)
+    if os.geteuid() == 0:
+        give_to(private_dir, uid)
+
+
+def give_to(folder: Path, uid: int) -> None:
+    """chown ``folder`` and everything in it to ``uid`` (as root)."""
+    for root, dirs, files in os.walk(folder):
+        for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+            os.chown(name, uid, uid)
+
+
+def write_kernelspec(jupyter_dir: Path, spec: dict) -> None:
+    """Write ``spec`` as the kernelspec ``KERNEL_NAME`` under ``jupyter_dir``.
+
+    Point ``JUPYTER_PATH`` at ``jupyter_dir`` so that jupyter_client finds it.
+    """
+    spec_dir = jupyter_dir / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "display_name": "Python 3 (sandboxed grading)",
+        "language": "python",
+        # signals cannot cross bwrap's pid namespace; ask the kernel over its control channel
+        "interrupt_mode": "message",
+        **spec,
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+
+
 def prepare_job(job: KernelJob, submitted_dir: Path, limits: SandboxLimits,
                 jupyter_dir: Path) -> None:
     """Create the job's folders and a kernelspec named ``KERNEL_NAME`` in ``jupyter_dir``.
 
     Point ``JUPYTER_PATH`` at ``jupyter_dir`` so that jupyter_client finds it.
     """
-    for folder in (job.private_dir, job.ipc_dir, job.runtime_dir):
+    for folder in (job.ipc_dir, job.runtime_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    # the student's own data files, but never a notebook (the autograded one holds tests)
-    if submitted_dir.is_dir():
-        for item in submitted_dir.iterdir():
-            if item.suffix == ".ipynb" or item.name.startswith("."):
-                continue
-            target = job.private_dir / item.name
-            if item.is_dir():
-                shutil.copytree(item, target, symlinks=False, dirs_exist_ok=True)
-            elif item.is_file():
-                shutil.copy2(item, target)
+    copy_student_files(submitted_dir, job.private_dir, job.uid)
     if os.geteuid() == 0:
-        for folder in (job.private_dir, job.ipc_dir):
-            for root, dirs, files in os.walk(folder):
-                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                    os.chown(name, job.uid, job.uid)
-    spec_dir = jupyter_dir / "kernels" / KERNEL_NAME
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": kernel_argv(job, limits),
-        "display_name": "Python 3 (sandboxed grading)",
-        "language": "python",
-        # signals cannot cross bwrap's pid namespace; ask the kernel over its control channel
-        "interrupt_mode": "message",
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+        give_to(job.ipc_dir, job.uid)
+    write_kernelspec(jupyter_dir, {"argv": kernel_argv(job, limits)})

@@ -41,11 +41,12 @@ from .config import (
     DEFAULT_NOTEBOOK_TIMEOUT,
     CoursePaths,
     ensure_venv_on_path,
+    list_assignments,
     sqlite_url,
 )
 from .release import generate_assignments
 from .sandbox import sandbox_problem
-from .worker import init_worker, safe_grade_submission
+from .worker import init_worker, safe_grade_submission, warm_up
 
 STATUSES = ("graded", "invalid", "timeout", "error", "missing")
 GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status")
@@ -338,6 +339,19 @@ def _grade_class(submissions: Path, out: Path, students: list[str],
     paths = CoursePaths.for_repo(work, release=work / "release", submitted=submissions)
     db_url = options.db_url or sqlite_url(work)
     work.mkdir(parents=True, exist_ok=True)
+    # the local pool starts now: its processes import nbgrader while this one generates
+    jobs = len(students) * len(assignments or list_assignments(paths.source))
+    pool = None if options.scheduler else start_pool(min(options.workers, max(jobs, 1)))
+    try:
+        return _grade_with(pool, paths, db_url, out, students, assignments, options, progress)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _grade_with(pool: ProcessPoolExecutor | None, paths: CoursePaths, db_url: str, out: Path,
+                students: list[str], assignments: list[str] | None, options: GradingOptions,
+                progress) -> list[AssignmentResult]:
     assignments = generate_assignments(paths, assignments, db_url=db_url,
                                        cell_timeout=options.cell_timeout)
     max_scores = {a: _assignment_max_score(db_url, a) for a in assignments}
@@ -366,7 +380,7 @@ def _grade_class(submissions: Path, out: Path, students: list[str],
     for result in results.copy().values():
         finish(result)
     runner = (run_tasks_on_dask(tasks, options.scheduler) if options.scheduler
-              else run_tasks(tasks, options.workers))
+              else run_tasks(tasks, options.workers, pool=pool))
     for task, outcome in runner:
         finish(interpret(paths, task["student"], task["assignment"], outcome, options, db_url,
                          max_scores[task["assignment"]]))
@@ -425,20 +439,37 @@ def _task(paths: CoursePaths, student: str, assignment: str, options: GradingOpt
     }
 
 
-def run_tasks(tasks: list[dict], workers: int):
+def start_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` grading processes, started at once.
+
+    Each process imports nbgrader and what grading needs (about 2 s of CPU) as soon
+    as it starts, so the caller can overlap that with its own work.
+    """
+    context = multiprocessing.get_context("spawn")
+    slots = context.Queue()
+    for slot in range(workers):
+        slots.put(slot)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=init_worker, initargs=(slots,))
+    for _ in range(workers):
+        # the pool starts a process per submitted task while none is idle
+        pool.submit(warm_up)
+    return pool
+
+
+def run_tasks(tasks: list[dict], workers: int, pool: ProcessPoolExecutor | None = None):
     """Yield ``(task, outcome)`` as a pool of ``workers`` processes grades the tasks.
 
+    ``pool`` (from :func:`start_pool`) is used first when given, and shut down here.
     A worker process that dies (it should not: student code runs in its kernel)
     fails only the task it was running; the pool is rebuilt for the rest.
     """
     pending = list(tasks)
+    if not pending and pool is not None:
+        pool.shutdown(cancel_futures=True)
     while pending:
-        context = multiprocessing.get_context("spawn")
-        slots = context.Queue()
-        for slot in range(workers):
-            slots.put(slot)
-        with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context,
-                                 initializer=init_worker, initargs=(slots,)) as pool:
+        pool = pool or start_pool(min(workers, len(pending)))
+        with pool:
             futures = {pool.submit(safe_grade_submission, task): task for task in pending}
             pending = []
             broken = False
@@ -454,6 +485,7 @@ def run_tasks(tasks: list[dict], workers: int):
                         yield task, {"autograde_success": False, "deadline_hit": False,
                                      "autograde_log": "",
                                      "autograde_error": "the grading worker process died"}
+        pool = None
 
 
 def format_table(results: Iterable[AssignmentResult]) -> str:

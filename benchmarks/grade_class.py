@@ -9,7 +9,10 @@ copied ``--copies`` times: 5 x 8 = 40 submissions of one assignment by default,
 1. with plain ``nbgrader autograde`` (one process, one notebook after another, in a
    throw-away course folder), and
 2. with ``python -m autograder grade`` (parallel workers, sandboxed kernels, tests
-   run outside the kernel, feedback HTML: it does more work per notebook),
+   run outside the kernel, feedback HTML: it does more work per notebook), and,
+   when grading as root, once more with ``KL_GRADER_ZYGOTE=0``: every kernel started
+   afresh instead of forked from the preloaded template (``autograder.zygote``), to
+   show what the parallel workers alone give,
 
 and prints both wall-clock times and their ratio. It then measures what one
 infinite-loop submission costs: the time to grade it alone minus the time to grade
@@ -33,6 +36,7 @@ from autograder.config import COURSE_ID, REPO_ROOT, ensure_venv_on_path, list_as
 from autograder.grading import GradingOptions, grade_class
 from autograder.sample_class import BROKEN, MISSING, build_sample_class, fill_release
 from autograder.sandbox import sandbox_problem
+from autograder.worker import use_zygote
 
 LOOP_ANSWER = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n" \
               "    except KeyboardInterrupt:\n        pass\n"
@@ -111,6 +115,16 @@ def main() -> None:
         print(f"python -m autograder grade:            {t_ours:7.1f} s "
               f"({t_ours / n:.2f} s per notebook)")
         print(f"speed-up: {t_plain / t_ours:.2f}x (target >= 1.8x on 2 cores)")
+        if use_zygote():
+            # the same grader with every kernel started afresh in its own sandbox: what
+            # parallel workers alone give, without the preloaded kernel template
+            os.environ["KL_GRADER_ZYGOTE"] = "0"
+            try:
+                t_fresh = ours(work / "class", work / "ours_fresh", options, args.assignment)
+            finally:
+                del os.environ["KL_GRADER_ZYGOTE"]
+            print(f"  ... with fresh kernels, no template:  {t_fresh:7.1f} s "
+                  f"(speed-up {t_plain / t_fresh:.2f}x from parallel workers alone)")
 
         release = nbformat.read(REPO_ROOT / "notebooks/01_definition/01_definition.ipynb", 4)
         source = nbformat.read(REPO_ROOT / "solutions/01_definition/01_definition.ipynb", 4)

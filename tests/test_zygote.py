@@ -150,3 +150,23 @@ def test_a_dead_template_is_replaced():
         assert second is not first and second.alive()
     finally:
         worker._close_zygote()
+
+
+def test_fresh_kernels_are_still_available(tmp_path, monkeypatch):
+    """KL_GRADER_ZYGOTE=0 (and grading without root) starts each kernel afresh: same grades."""
+    monkeypatch.setenv("KL_GRADER_ZYGOTE", "0")
+    assert not worker.use_zygote()
+    release_nb = nbformat.read(notebook_path(NOTEBOOKS, ASSIGNMENT), as_version=4)
+    source_nb = nbformat.read(notebook_path(SOLUTIONS, ASSIGNMENT), as_version=4)
+    path = notebook_path(tmp_path / "submissions" / "fresh", ASSIGNMENT)
+    path.parent.mkdir(parents=True)
+    nbformat.write(fill_release(release_nb, source_nb, {"kl_divergence": LOOK_FOR_TRACES}),
+                   path)
+    [result] = grade_class(tmp_path / "submissions", tmp_path / "out",
+                           assignments=[ASSIGNMENT],
+                           options=GradingOptions(cell_timeout=10, workers=1))
+    assert result.status == "graded", result.message
+    printed = _printed(tmp_path / "out", "fresh")
+    assert _line(printed, "FOUND") == "FOUND []"
+    # the student's own function is graded in a fresh kernel as in a forked one
+    assert any(t.grade_id.startswith("ex2_") and t.score == t.max_score for t in result.tests)

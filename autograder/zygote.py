@@ -10,8 +10,9 @@ sandbox (no network, read-only system, see ``autograder.sandbox``). It imports t
 modules once, never runs student code, and on request forks a child that becomes the
 student's kernel. Each child, before any student code runs:
 
-* takes a private mount and IPC namespace: a fresh, empty ``/tmp`` and ``/dev/shm``
-  of its own (nothing a previous student wrote is visible), and no SysV IPC objects;
+* takes a private mount and IPC namespace: an emptied ``/tmp`` (the course's own
+  folders mounted under it excepted), a fresh ``/dev/shm`` of its own and no SysV IPC
+  objects: nothing a previous student wrote is left;
 * works in the slot's working folder, which the grading worker empties and fills
   with this student's files only;
 * sets the same rlimits as a freshly started sandboxed kernel (memory, processes,
@@ -35,6 +36,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -83,6 +85,46 @@ def _fresh_tmpfs(libc, target: str) -> None:
                           b"mode=1777"), f"mount tmpfs on {target}")
 
 
+def _mount_points() -> set[str]:
+    """Mount points of this process (``/proc/self/mountinfo``, octal escapes decoded)."""
+    points = set()
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            raw = line.split()[4]  # space, tab, newline and backslash come as \ooo
+            points.add(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), raw))
+    return points
+
+
+def _clear_tmp() -> None:
+    """Empty ``/tmp`` in the forked child, sparing the mounts under it.
+
+    Runs as root, after every process of the previous student was killed: what they
+    left in ``/tmp`` is gone before this student's code runs.
+    """
+    clear_folder("/tmp", {m for m in _mount_points() if m.startswith("/tmp/")})
+
+
+def clear_folder(root: str, mounts: set[str]) -> None:
+    """Delete everything under ``root`` except ``mounts`` and the folders leading to them.
+
+    Symbolic links are removed, never followed.
+    """
+    on_the_way = {str(parent) for m in mounts for parent in Path(m).parents}
+
+    def clear(folder: str) -> None:
+        for entry in os.scandir(folder):
+            if entry.path in mounts:
+                continue
+            if entry.path in on_the_way and entry.is_dir(follow_symlinks=False):
+                clear(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+
+    clear(root)
+
+
 def _become_kernel(request: dict) -> None:
     """In the forked child: isolate, limit, drop root, run ipykernel. Never returns."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the zygote ignores it; kernels must not
@@ -91,7 +133,9 @@ def _become_kernel(request: dict) -> None:
     _check(libc.unshare(_CLONE_NEWNS | _CLONE_NEWIPC), "unshare")
     # keep the mounts below to this child (the zygote's mounts are shared otherwise)
     _check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
-    _fresh_tmpfs(libc, "/tmp")
+    # /tmp is emptied, not replaced: the course's own folders may be mounted under it
+    # (a checkout in /tmp), and a new tmpfs would hide them
+    _clear_tmp()
     _fresh_tmpfs(libc, "/dev/shm")
 
     uid = int(request["uid"])

@@ -170,3 +170,25 @@ def test_fresh_kernels_are_still_available(tmp_path, monkeypatch):
     assert _line(printed, "FOUND") == "FOUND []"
     # the student's own function is graded in a fresh kernel as in a forked one
     assert any(t.grade_id.startswith("ex2_") and t.score == t.max_score for t in result.tests)
+
+
+def test_clearing_tmp_spares_only_the_mounts_and_their_folders(tmp_path):
+    """A forked kernel's /tmp loses all a student left; mounted course folders stay."""
+    from autograder.zygote import clear_folder
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not under the cleared folder")
+    root = tmp_path / "tmp"
+    mounted = root / "checkout" / ".venv"
+    mounted.mkdir(parents=True)
+    (mounted / "python").write_text("a mounted file")
+    (root / "checkout" / "left.txt").write_text("left beside the mount")
+    (root / "trace").write_text("left by a student")
+    (root / "deep" / "er").mkdir(parents=True)
+    (root / "deep" / "er" / "x").write_text("nested")
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    clear_folder(str(root), {str(mounted)})
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
+        "checkout", "checkout/.venv", "checkout/.venv/python"]
+    assert (outside / "keep.txt").exists()  # the link was removed, not followed

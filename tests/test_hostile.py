@@ -122,6 +122,13 @@ def _answers(port: int) -> dict[str, dict[str, str]]:
             "def kl_divergence(p, q):\n"
             "    import kl_helpers\n"
             "    return float(kl_helpers.kl_divergence(p, q))\n")},
+        # the same, hidden one helper deeper
+        "delegates_via_helper": {"kl_divergence": (
+            "from kl_helpers import kl_divergence as _ready_made\n"
+            "def _compute(p, q):\n"
+            "    return float(_ready_made(p, q))\n"
+            "def kl_divergence(p, q):\n"
+            "    return _compute(p, q)\n")},
     }
 
 
@@ -247,10 +254,11 @@ def test_monkeypatching_the_kernel_does_not_pass_tests(hostile_class):
     assert len(scores) == 6 and all(s == 0 for s in scores), scores
 
 
-def test_delegating_to_the_reference_earns_nothing(hostile_class):
-    scores = _ex2_scores(hostile_class, "delegates")
+@pytest.mark.parametrize("student", ["delegates", "delegates_via_helper"])
+def test_delegating_to_the_reference_earns_nothing(hostile_class, student):
+    scores = _ex2_scores(hostile_class, student)
     assert len(scores) == 6 and all(s == 0 for s in scores), scores
-    feedback = next((hostile_class["out"] / "feedback" / "delegates").rglob("*.html"))
+    feedback = next((hostile_class["out"] / "feedback" / student).rglob("*.html"))
     assert "must compute the answer itself" in feedback.read_text()
 
 

@@ -149,10 +149,9 @@ def _become_kernel(request: dict) -> None:
         for name in os.listdir(font_cache):
             if name.startswith("fontlist") and name.endswith(".json"):
                 shutil.copyfile(os.path.join(font_cache, name), os.path.join(mpl_dir, name))
-    for path in ("/tmp", mpl_dir, *(os.path.join(mpl_dir, n) for n in os.listdir(mpl_dir)),
+    for path in (mpl_dir, *(os.path.join(mpl_dir, n) for n in os.listdir(mpl_dir)),
                  connection_file):
-        if path != "/tmp":
-            os.chown(path, uid, uid)
+        os.chown(path, uid, uid)  # the kernel, once it is not root, must read and write them
     os.chdir(request["cwd"])
 
     resource.setrlimit(resource.RLIMIT_AS, (request["memory_bytes"],) * 2)

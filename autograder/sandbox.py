@@ -168,12 +168,27 @@ class KernelJob:
     font_cache: Path | None = None
 
 
-def kernel_argv(job: KernelJob, limits: SandboxLimits) -> list[str]:
-    """The kernel command line, to be written into a kernelspec's ``argv``."""
+def _required_bwrap() -> str:
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
+    return bwrap
+
+
+def _environment_args() -> list[str]:
+    """bwrap options giving the sandboxed process a clean, minimal environment."""
     venv_bin = str(Path(sys.executable).parent)
+    return ["--clearenv",
+            "--setenv", "PATH", f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+            "--setenv", "HOME", "/tmp",
+            "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
+            "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
+
+
+def kernel_argv(job: KernelJob, limits: SandboxLimits) -> list[str]:
+    """The kernel command line, to be written into a kernelspec's ``argv``."""
+    bwrap = _required_bwrap()
     extra_readonly = [job.font_cache] if job.font_cache else []
     mounts = _mount_args([*readonly_paths(), job.runtime_dir, *extra_readonly],
                          [(job.private_dir, job.notebook_dir), (job.ipc_dir, job.ipc_dir)])
@@ -181,12 +196,7 @@ def kernel_argv(job: KernelJob, limits: SandboxLimits) -> list[str]:
     args = [bwrap, *_namespace_args(), "--perms", "1777", "--tmpfs", "/tmp", *mounts,
             "--proc", "/proc", "--dev", "/dev",
             "--chdir", str(job.notebook_dir),
-            "--clearenv",
-            "--setenv", "PATH", f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-            "--setenv", "HOME", "/tmp",
-            "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
-            "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            *_environment_args(),
             "--", sys.executable, "-m", "autograder.sandbox_kernel",
             json.dumps({"uid": job.uid, "nproc_limit": nproc_limit(limits),
                         "font_cache": str(job.font_cache or ""), **asdict(limits)}),
@@ -221,24 +231,17 @@ def zygote_argv(slot_dir: Path, font_cache: Path | None) -> list[str]:
     The same sandbox as :func:`kernel_argv`, for one long-lived process that forks
     the kernels: the slot folder (working folder and sockets of the current
     kernel) is its only writable mount besides ``/tmp``. It keeps CAP_SYS_ADMIN so
-    that each forked kernel can mount a ``/tmp`` of its own before dropping root.
+    that each forked kernel can take mount and IPC namespaces and a ``/dev/shm`` of
+    its own before dropping root.
     """
-    bwrap = bwrap_path()
-    if bwrap is None:
-        raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
-    venv_bin = str(Path(sys.executable).parent)
+    bwrap = _required_bwrap()
     extra_readonly = [font_cache] if font_cache else []
     mounts = _mount_args([*readonly_paths(), *extra_readonly], [(slot_dir, slot_dir)])
     return [bwrap, *_namespace_args(), "--cap-add", "CAP_SYS_ADMIN",
             "--perms", "1777", "--tmpfs", "/tmp", *mounts,
             "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--dir", "/dev/shm",
             "--chdir", str(slot_dir),
-            "--clearenv",
-            "--setenv", "PATH", f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-            "--setenv", "HOME", "/tmp",
-            "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
-            "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            *_environment_args(),
             "--", sys.executable, "-m", "autograder.zygote"]
 
 

@@ -22,34 +22,50 @@ def main(argv: list[str]) -> None:
     # the connection file is readable by root only: hand the kernel its own copy
     private_connection = "/tmp/kernel-connection.json"
     shutil.copyfile(connection_file, private_connection)
-
-    # matplotlib's font list, so that the kernel need not rebuild it in its fresh /tmp
-    mpl_dir = "/tmp/matplotlib"
-    os.makedirs(mpl_dir, exist_ok=True)
-    if settings.get("font_cache"):
-        for name in os.listdir(settings["font_cache"]):
-            if name.startswith("fontlist") and name.endswith(".json"):
-                shutil.copyfile(os.path.join(settings["font_cache"], name),
-                                os.path.join(mpl_dir, name))
-
-    resource.setrlimit(resource.RLIMIT_AS, (settings["memory_bytes"],) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (settings["max_file_bytes"],) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # RLIMIT_NPROC counts all processes of the real uid (computed by the caller)
-    resource.setrlimit(resource.RLIMIT_NPROC, (settings["nproc_limit"],) * 2)
+    kernel_files = [private_connection, *copy_font_cache(settings.get("font_cache") or "")]
+    set_limits(settings)
     if drop_root:
-        os.chown(private_connection, uid, uid)
-        for path in [mpl_dir, *(os.path.join(mpl_dir, n) for n in os.listdir(mpl_dir))]:
-            os.chown(path, uid, uid)
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
+        become(uid, kernel_files)
     # ipykernel's start-up banner would land in the grader's terminal for every student
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f",
                               private_connection])
+
+
+def copy_font_cache(font_cache: str) -> list[str]:
+    """Copy matplotlib's font list into ``/tmp/matplotlib``; return the paths made there.
+
+    Without it, a kernel in its fresh ``/tmp`` would rebuild the list (over a second).
+    """
+    mpl_dir = "/tmp/matplotlib"
+    os.makedirs(mpl_dir, exist_ok=True)
+    if font_cache and os.path.isdir(font_cache):
+        for name in os.listdir(font_cache):
+            if name.startswith("fontlist") and name.endswith(".json"):
+                shutil.copyfile(os.path.join(font_cache, name), os.path.join(mpl_dir, name))
+    return [mpl_dir, *(os.path.join(mpl_dir, name) for name in os.listdir(mpl_dir))]
+
+
+def set_limits(settings: dict) -> None:
+    """The kernel's rlimits: address space, file size, no core dumps, processes."""
+    resource.setrlimit(resource.RLIMIT_AS, (settings["memory_bytes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (settings["max_file_bytes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # RLIMIT_NPROC counts all processes of the real uid (computed by the caller)
+    resource.setrlimit(resource.RLIMIT_NPROC, (settings["nproc_limit"],) * 2)
+
+
+def become(uid: int, own_files: list[str]) -> None:
+    """Give ``own_files`` to ``uid``, then switch from root to ``uid`` (all capabilities go)."""
+    for path in own_files:
+        os.chown(path, uid, uid)
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        os._exit(70)
 
 
 def _real_root() -> bool:

@@ -185,12 +185,17 @@ def _sandbox_config(task: dict, job_dir: Path, ipc_dir: Path) -> dict:
                     ipc_dir=ipc_dir, runtime_dir=job_dir / "runtime",
                     uid=uid, font_cache=matplotlib_font_cache())
     prepare_job(job, student_dir, limits, job_dir / "jupyter")
-    os.environ["JUPYTER_PATH"] = str(job_dir / "jupyter")
+    return _kernel_settings(job_dir / "jupyter", job.ipc_dir, job.runtime_dir)
+
+
+def _kernel_settings(jupyter_dir: Path, ipc_dir: Path, runtime_dir: Path) -> dict:
+    """nbgrader/jupyter settings for the sandbox kernelspec written into ``jupyter_dir``."""
+    os.environ["JUPYTER_PATH"] = str(jupyter_dir)  # where jupyter_client finds the spec
     return {
         "Execute": {"kernel_name": KERNEL_NAME},  # TrustedTestExecute inherits it
         # the kernel has no network: talk over Unix sockets in a folder it can reach
-        "KernelManager": {"transport": "ipc", "ip": str(job.ipc_dir / "kernel"),
-                          "connection_file": str(job.runtime_dir / "connection.json")},
+        "KernelManager": {"transport": "ipc", "ip": str(ipc_dir / "kernel"),
+                          "connection_file": str(runtime_dir / "connection.json")},
     }
 
 
@@ -217,12 +222,7 @@ def _zygote_config(student_dir: Path, job_dir: Path, limits: SandboxLimits, uid:
         "argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "metadata": {"kernel_provisioner": {"provisioner_name": zygotes.PROVISIONER_NAME}},
     })
-    os.environ["JUPYTER_PATH"] = str(job_dir / "jupyter")
-    return {
-        "Execute": {"kernel_name": KERNEL_NAME},
-        "KernelManager": {"transport": "ipc", "ip": str(ipc / "kernel"),
-                          "connection_file": str(runtime / "connection.json")},
-    }
+    return _kernel_settings(job_dir / "jupyter", ipc, runtime)
 
 
 def grade_submission(task: dict) -> dict:

@@ -37,7 +37,6 @@ import ctypes
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -45,6 +44,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .sandbox_kernel import become, copy_font_cache, set_limits
 
 #: Modules the zygote imports before any fork: the kernel machinery and the libraries
 #: the course notebooks import in their first cell (never pyplot: its backend must be
@@ -138,31 +139,13 @@ def _become_kernel(request: dict) -> None:
     _clear_tmp()
     _fresh_tmpfs(libc, "/dev/shm")
 
-    uid = int(request["uid"])
     connection_file = "/tmp/kernel-connection.json"
     with open(connection_file, "w") as fh:
         fh.write(request["connection"])
-    mpl_dir = "/tmp/matplotlib"
-    os.makedirs(mpl_dir, exist_ok=True)
-    font_cache = request.get("font_cache") or ""
-    if font_cache and os.path.isdir(font_cache):
-        for name in os.listdir(font_cache):
-            if name.startswith("fontlist") and name.endswith(".json"):
-                shutil.copyfile(os.path.join(font_cache, name), os.path.join(mpl_dir, name))
-    for path in (mpl_dir, *(os.path.join(mpl_dir, n) for n in os.listdir(mpl_dir)),
-                 connection_file):
-        os.chown(path, uid, uid)  # the kernel, once it is not root, must read and write them
+    kernel_files = [connection_file, *copy_font_cache(request.get("font_cache") or "")]
     os.chdir(request["cwd"])
-
-    resource.setrlimit(resource.RLIMIT_AS, (request["memory_bytes"],) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (request["max_file_bytes"],) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (request["nproc_limit"],) * 2)
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)  # from root to an ordinary uid: every capability is gone
-    if os.getuid() != uid or os.geteuid() != uid:
-        os._exit(70)
+    set_limits(request)
+    become(int(request["uid"]), kernel_files)
 
     if "numpy.random" in sys.modules:
         # the global RandomState was seeded once, in the zygote: every kernel would

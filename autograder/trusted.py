@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import importlib
+import inspect
 import io
 import json
 import math
@@ -34,7 +35,8 @@ from jupyter_core.utils import ensure_async
 from nbclient.exceptions import CellTimeoutError
 from nbgrader.preprocessors import Execute
 
-from kl_helpers.checks import RemoteCallable
+from kl_helpers import checks
+from kl_helpers.checks import DelegationError, RemoteCallable, delegation_message
 
 RESULT_MIME = "application/vnd.kl-course.result+json"
 
@@ -47,21 +49,35 @@ ALLOWED_MODULE_ROOTS = frozenset({
     "matplotlib",
 })
 
-# Runs in the student's kernel: encode a value as JSON-safe data, tagging what JSON lacks
-_KERNEL_CODEC = r'''
-def __kl_encode(value, depth=0):
-    import math as _m, types as _t
+# The kernel side of the trusted tests. It runs in the student's kernel, in a private
+# namespace of its own (not the notebook's globals), so the student's code never
+# appears to call it and it never appears as the student's code.
+_KERNEL_SIDE = r"""
+import json as _json
+import math as _math
+import types as _types
+
+SLOT = {}  # the notebook's namespace and the own-work checks, set once by install()
+
+
+def install(user_ns, checks_source):
+    checks = {"__name__": "__kl_grader_checks__"}
+    exec(compile(checks_source, "<kl-grader: own-work checks>", "exec"), checks)
+    SLOT.update(user_ns=user_ns, checks=checks)
+
+
+def encode(value, depth=0):
     if depth > 20:
         raise ValueError("value nested too deeply")
     if value is None or isinstance(value, (bool, str)):
         return value
-    if isinstance(value, _t.ModuleType):
+    if isinstance(value, _types.ModuleType):
         return {"__module__": value.__name__}
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         # float(): repr(np.float64('inf')) is 'np.float64(inf)', not 'inf'
-        return value if _m.isfinite(value) else {"__float__": repr(float(value))}
+        return value if _math.isfinite(value) else {"__float__": repr(float(value))}
     try:
         import numpy as _np
     except ImportError:
@@ -69,35 +85,87 @@ def __kl_encode(value, depth=0):
     if _np is not None and isinstance(value, _np.ndarray):
         if value.dtype.kind not in "biuf":
             raise TypeError(f"array of dtype {value.dtype} cannot be compared")
-        return {"__ndarray__": __kl_encode(value.tolist(), depth + 1), "dtype": str(value.dtype)}
+        return {"__ndarray__": encode(value.tolist(), depth + 1), "dtype": str(value.dtype)}
     if _np is not None and isinstance(value, _np.generic):
-        return __kl_encode(value.item(), depth + 1)
+        return encode(value.item(), depth + 1)
     if isinstance(value, (list, tuple)):
-        return [__kl_encode(v, depth + 1) for v in value]
+        return [encode(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {"__dict__": [[__kl_encode(k, depth + 1), __kl_encode(v, depth + 1)]
+        return {"__dict__": [[encode(k, depth + 1), encode(v, depth + 1)]
                              for k, v in value.items()]}
     if callable(value):
         return {"__callable__": getattr(value, "__name__", "function")}
     raise TypeError(f"a {type(value).__name__} cannot be checked; return numbers or arrays")
 
-def __kl_decode(data):
+
+def decode(data):
     import numpy as _np
     if isinstance(data, list):
-        return [__kl_decode(v) for v in data]
+        return [decode(v) for v in data]
     if isinstance(data, dict):
         if "__float__" in data:
             return float(data["__float__"])
         if "__ndarray__" in data:
-            return _np.asarray(__kl_decode(data["__ndarray__"]), dtype=data["dtype"])
+            return _np.asarray(decode(data["__ndarray__"]), dtype=data["dtype"])
         if "__dict__" in data:
-            return {__kl_decode(k): __kl_decode(v) for k, v in data["__dict__"]}
+            return {decode(k): decode(v) for k, v in data["__dict__"]}
     return data
 
-def __kl_emit(value):
+
+def emit(outcome):
     from IPython.display import display
-    display({"@MIME@": __kl_encode(value)}, raw=True)
-'''.replace("@MIME@", RESULT_MIME)
+    display({"@MIME@": outcome}, raw=True)
+
+
+def describe(exc):
+    # the student's class name and message, and the built-in classes it derives from,
+    # so that the tests can catch a subclass of ValueError as a ValueError
+    try:
+        message = str(exc)[:2000]
+    except Exception:
+        message = ""
+    kind = type(exc)
+    return {"type": kind.__name__, "message": message,
+            "builtins": [c.__name__ for c in kind.__mro__ if c.__module__ == "builtins"]}
+
+
+def emit_value(value):
+    try:
+        emit({"value": encode(value)})
+    except Exception as exc:
+        emit({"raised": describe(exc)})
+
+
+def call(name, payload, forbidden):
+    # one test call of a student function; with ``forbidden``, watched for delegation
+    func = SLOT["user_ns"][name]
+    args, kwargs = decode(_json.loads(payload))
+    watch = None if forbidden is None else SLOT["checks"]["CallWatch"](forbidden,
+                                                                      SLOT["user_ns"])
+    try:
+        if watch is None:
+            value = func(*args, **kwargs)
+        else:
+            with watch:
+                value = func(*args, **kwargs)
+        outcome = {"value": encode(value)}
+    except Exception as exc:
+        outcome = {"raised": describe(exc)}
+    outcome["delegations"] = [] if watch is None else list(watch.found)
+    emit(outcome)
+
+
+def own_work(name, forbidden):
+    emit_value(SLOT["checks"]["delegations"](SLOT["user_ns"][name], tuple(forbidden)))
+""".replace("@MIME@", RESULT_MIME)
+
+
+def _install_code() -> str:
+    """The first probe's preamble: the kernel side, installed in a private namespace."""
+    checks_source = inspect.getsource(checks)
+    return (f"__kl_grader = {{'__name__': '__kl_grader__'}}\n"
+            f"exec(compile({_KERNEL_SIDE!r}, '<kl-grader>', 'exec'), __kl_grader)\n"
+            f"__kl_grader['install'](globals(), {checks_source!r})\n")
 
 
 class StudentCodeError(RuntimeError):
@@ -112,7 +180,7 @@ class _Reference:
 
 
 def encode(value, depth: int = 0):
-    """Encode ``value`` (test data) for the kernel, mirroring ``__kl_encode``."""
+    """Encode ``value`` (test data) for the kernel, as the kernel side's ``encode`` does."""
     if depth > 20:
         raise ValueError("value nested too deeply")
     if value is None or isinstance(value, bool | str | int):
@@ -164,7 +232,12 @@ def _hashable(key):
 
 
 class RemoteFunction(RemoteCallable):
-    """A student's function living in the kernel; calls return decoded plain data."""
+    """A student's function living in the kernel; calls return decoded plain data.
+
+    After ``assert_own_work`` has checked it in a test cell, its later calls in that cell
+    are watched in the kernel (``kl_helpers.checks.CallWatch``): calling a forbidden
+    routine while the test runs fails the call with a ``DelegationError``.
+    """
 
     def __init__(self, runner: TrustedTestExecute, name: str) -> None:
         self._runner = runner
@@ -172,24 +245,44 @@ class RemoteFunction(RemoteCallable):
 
     def __call__(self, *args, **kwargs):
         payload = json.dumps(encode([list(args), kwargs]))
-        code = (f"__kl_args, __kl_kwargs = __kl_decode(__import__('json').loads({payload!r}))\n"
-                f"__kl_emit({self.__name__}(*__kl_args, **__kl_kwargs))")
-        result = self._runner.remote(code, what=f"{self.__name__}(...)")
+        forbidden = self._runner.watched.get(self.__name__)
+        what = f"{self.__name__}(...)"
+        outcome = self._runner.remote(
+            f"__kl_grader['call']({self.__name__!r}, {payload!r}, {forbidden!r})", what=what)
+        if outcome.get("delegations"):
+            raise DelegationError(delegation_message(
+                self.__name__, [str(item) for item in outcome["delegations"]]))
+        result = _outcome_value(outcome, what)
         if isinstance(result, _Reference):
             raise StudentCodeError(f"{self.__name__} returned a {result.kind}, not a value")
         return result
 
-    def delegated_calls(self, forbidden: tuple[str, ...]) -> list[str]:
-        key = (self.__name__, tuple(forbidden))
+    def own_work_problems(self, forbidden: tuple[str, ...]) -> list[str]:
+        forbidden = tuple(forbidden)
+        key = (self.__name__, forbidden)
         if key not in self._runner.delegation_checks:
-            code = ("from kl_helpers.checks import delegated_calls as __kl_delegated\n"
-                    f"__kl_emit(__kl_delegated({self.__name__}, {tuple(forbidden)!r}))")
-            found = self._runner.remote(code, what="the delegation check")
+            outcome = self._runner.remote(
+                f"__kl_grader['own_work']({self.__name__!r}, {forbidden!r})",
+                what="the own-work check")
+            found = _outcome_value(outcome, "the own-work check")
             self._runner.delegation_checks[key] = [str(item) for item in found]
+        watched = self._runner.watched.get(self.__name__, ())
+        self._runner.watched[self.__name__] = tuple(dict.fromkeys((*watched, *forbidden)))
         return self._runner.delegation_checks[key]
 
     def __repr__(self) -> str:
         return f"<student function {self.__name__}>"
+
+
+def _outcome_value(outcome, what: str):
+    """The decoded value of a kernel outcome, or the student's exception raised here."""
+    if not isinstance(outcome, dict):
+        raise StudentCodeError(f"the kernel sent an unexpected answer for {what}")
+    if "raised" in outcome:
+        raise _raised_here(outcome["raised"], what)
+    if "value" not in outcome:
+        raise StudentCodeError(f"the kernel sent no value for {what}")
+    return decode(outcome["value"])
 
 
 class RemoteNamespace(dict):
@@ -241,6 +334,7 @@ class TrustedTestExecute(Execute):
         # and whether the kernel has the codec yet (each saves a kernel round trip)
         self.references: dict = {}
         self.delegation_checks: dict = {}
+        self.watched: dict = {}  # per test cell: student function -> forbidden routines
         self._codec_sent = False
         return super().preprocess(nb, resources, km=km)
 
@@ -255,9 +349,9 @@ class TrustedTestExecute(Execute):
 
     # -- talking to the student's kernel ---------------------------------------------
     def remote(self, code: str, *, what: str):
-        """Run ``code`` in the kernel and return the decoded value it emitted."""
-        # the codec is sent with the first probe; a student who deletes it only loses
-        probe = nbformat.v4.new_code_cell(code if self._codec_sent else _KERNEL_CODEC + code)
+        """Run ``code`` in the kernel and return the JSON outcome it emitted."""
+        # the kernel side is sent with the first probe; a student who deletes it only loses
+        probe = nbformat.v4.new_code_cell(code if self._codec_sent else _install_code() + code)
         self._codec_sent = True
         probe.metadata = {}
         try:
@@ -274,14 +368,15 @@ class TrustedTestExecute(Execute):
                                      what)
         if not results:
             raise StudentCodeError(f"the notebook gave no result for {what}")
-        return decode(results[-1]["data"][RESULT_MIME])
+        return results[-1]["data"][RESULT_MIME]
 
     def fetch(self, name: str):
         """The value of a global of the student's kernel, as trusted data."""
         if name in self.references:
             return self.references[name]
         try:
-            data = self.remote(f"__kl_emit({name})", what=f"the name {name!r}")
+            data = _outcome_value(self.remote(f"__kl_grader['emit_value']({name})",
+                                              what=f"the name {name!r}"), f"the name {name!r}")
         except NameError:
             raise NameError(f"name {name!r} is not defined in your notebook") from None
         if isinstance(data, _Reference) and data.kind == "module":
@@ -301,6 +396,7 @@ class TrustedTestExecute(Execute):
     # -- running the test ------------------------------------------------------------
     def _run_test_here(self, cell) -> None:
         grade_id = cell["metadata"]["nbgrader"].get("grade_id", "test")
+        self.watched = {}
         namespace = RemoteNamespace(self)
         stdout = io.StringIO()
         cell.outputs = []
@@ -323,11 +419,25 @@ class TrustedTestExecute(Execute):
 
 def _student_exception(ename: str, evalue: str, what: str) -> Exception:
     """Re-raise a kernel exception here: a builtin type when it is one, so tests can catch it."""
-    kind = getattr(builtins, ename, None)
+    return _raised_here({"type": ename, "message": evalue, "builtins": [ename]}, what)
+
+
+def _raised_here(info: dict, what: str) -> Exception:
+    """The exception to raise in the test for one the student's code raised in the kernel.
+
+    It is the nearest built-in class in the student's exception's MRO, so a student's
+    ``class InvalidDistributionError(ValueError)`` satisfies ``except ValueError`` and
+    ``pytest.raises(ValueError)`` as it does in the student's own kernel; the message
+    keeps the student's class name and text.
+    """
+    ename, evalue = str(info.get("type", "Error")), str(info.get("message", ""))
     message = f"{what} raised {ename}: {evalue}" if evalue else f"{what} raised {ename}"
-    if isinstance(kind, type) and issubclass(kind, Exception) and kind is not StopIteration:
-        try:
-            return kind(message)
-        except Exception:  # some builtins want other arguments
-            pass
+    for name in info.get("builtins") or ():
+        kind = getattr(builtins, str(name), None)
+        if (isinstance(kind, type) and issubclass(kind, Exception)
+                and kind not in (StopIteration, StopAsyncIteration)):
+            try:
+                return kind(message)
+            except Exception:  # some builtins want other arguments: try the next class
+                continue
     return StudentCodeError(message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
@@ -490,27 +491,27 @@ def test_messages_never_show_hidden_test_inputs_or_reference_code():
 
 
 class FakeRemote(RemoteCallable):
-    """The grader's RemoteFunction without a kernel: the same JSON codec both ways."""
+    """The grader's RemoteFunction without a kernel: the real kernel side, the same codec."""
 
     def __init__(self, func, name: str) -> None:
         from autograder import trusted
+        from kl_helpers import checks
 
         self._trusted = trusted
         self._kernel: dict = {}
-        exec(trusted._KERNEL_CODEC, self._kernel)
-        self._func, self.__name__, self.calls = func, name, 0
+        exec(trusted._KERNEL_SIDE, self._kernel)
+        self._kernel["install"]({name: func}, inspect.getsource(checks))
+        self._outcomes: list = []
+        self._kernel["emit"] = self._outcomes.append  # instead of IPython's display
+        self.__name__, self.calls = name, 0
 
     def __call__(self, *args, **kwargs):
         trusted = self._trusted
         self.calls += 1
         payload = json.dumps(trusted.encode([list(args), kwargs]))
-        k_args, k_kwargs = self._kernel["__kl_decode"](json.loads(payload))
-        try:
-            data = json.dumps(self._kernel["__kl_encode"](self._func(*k_args, **k_kwargs)))
-        except Exception as exc:  # raised in the kernel: comes back as a builtin type
-            raise trusted._student_exception(type(exc).__name__, str(exc),
-                                             f"{self.__name__}(...)") from None
-        result = trusted.decode(json.loads(data))
+        self._kernel["call"](self.__name__, payload, None)
+        outcome = json.loads(json.dumps(self._outcomes.pop()))  # as jupyter carries it
+        result = trusted._outcome_value(outcome, f"{self.__name__}(...)")
         if isinstance(result, trusted._Reference):
             raise trusted.StudentCodeError(f"{self.__name__} returned a {result.kind}")
         return result

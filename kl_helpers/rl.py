@@ -40,6 +40,9 @@ __all__ = [
     "k1_estimator",
     "k2_estimator",
     "k3_estimator",
+    "gaussian_estimator_moments",
+    "estimator_logit_gradients",
+    "kl_logit_gradient",
     "ppo_clip_objective",
     "ppo_kl_penalty_objective",
     "ppo_kl_penalty_from_tables",
@@ -164,6 +167,131 @@ def k3_estimator(log_ratio) -> np.ndarray:
         raise ValueError("log_ratio has an entry above 709: r = exp(log_ratio) overflows")
     # log r <= r - 1 makes every value >= 0; the maximum removes -1e-17 rounding leftovers
     return np.maximum(np.expm1(lr) - lr, 0.0)
+
+
+def _expm1_minus_x(x: float) -> float:
+    """``e^x - 1 - x`` for ``x >= 0``, accurate also where the two terms nearly cancel."""
+    if x < 1e-2:
+        # the Taylor series x^2/2! + x^3/3! + ...: its 8th term is below 1e-16 relative
+        term, total = x * x / 2.0, 0.0
+        for n in range(3, 11):
+            total += term
+            term *= x / n
+        return total + term
+    return float(np.expm1(x) - x)
+
+
+def gaussian_estimator_moments(mu: float) -> dict[str, tuple[float, float]]:
+    """Exact mean and standard deviation of one k1, k2 and k3 sample in Schulman's example.
+
+    Samples ``x ~ q = N(0, 1)``, target ``p = N(mu, 1)``, so ``log r = mu x - mu^2/2`` is
+    Gaussian, ``N(-mu^2/2, mu^2)``, and ``KL(q || p) = mu^2 / 2``. With ``m = mu^2``:
+
+    * k1 ``= -log r``: mean ``m/2``, variance ``m``;
+    * k2 ``= (log r)^2 / 2``: mean ``m/2 + m^2/8`` (biased), variance ``(2 m^2 + m^3) / 4``
+      (for ``a ~ N(c, s^2)``, ``Var(a^2) = 2 s^4 + 4 c^2 s^2``);
+    * k3 ``= r - 1 - log r``: mean ``m/2``, variance ``e^m - 1 - m``, because ``r`` is
+      log-normal with ``E[r] = 1``, ``Var(r) = e^m - 1`` and ``Cov(r, log r) = m``.
+
+    Relative to the KL, the standard deviations are ``2/mu``, ``sqrt(2 + mu^2)`` and
+    ``sqrt(e^m - 1 - m) / (m/2)`` (which tends to ``sqrt(2)`` as ``mu -> 0``).
+
+    Args:
+        mu: real, the mean of ``p`` (sign irrelevant).
+
+    Returns:
+        dict ``{"k1": (mean, std), "k2": (mean, std), "k3": (mean, std)}`` in nats.
+
+    Raises:
+        ValueError: naming ``mu`` if it is not a finite real number, or if ``mu^2 > 700``
+            (k3's variance overflows a float64).
+    """
+    m = _real_scalar(mu, "mu") ** 2
+    if m > 700.0:
+        raise ValueError(f"mu = {mu!r} is too large: k3's variance e^(mu^2) overflows")
+    return {
+        "k1": (m / 2, float(np.sqrt(m))),
+        "k2": (m / 2 + m * m / 8, float(np.sqrt(2 * m * m + m**3)) / 2),
+        "k3": (m / 2, float(np.sqrt(_expm1_minus_x(m)))),
+    }
+
+
+def _softmax_policy(logits, ref_probs):
+    log_pi = log_softmax(_as_float_array(logits, "logits"))
+    if log_pi.ndim != 1:
+        raise ValueError(f"logits must be 1-D (one per action), got shape {log_pi.shape}")
+    ref = validate_distribution(ref_probs, "ref_probs")
+    if ref.shape != log_pi.shape:
+        raise ValueError(f"ref_probs has shape {ref.shape}, logits has {log_pi.shape}")
+    if np.any(ref == 0):
+        raise ValueError("ref_probs has a zero: the log-ratio to the reference is undefined")
+    return log_pi, np.log(ref)
+
+
+def estimator_logit_gradients(logits, ref_probs, actions) -> dict[str, np.ndarray]:
+    """Per-sample gradients of the k1, k2, k3 penalties with respect to a softmax policy's logits.
+
+    This is what automatic differentiation of a per-token KL penalty gives (GRPO's loss
+    differentiates k3): the sampled action ``a`` is held fixed, ``pi = softmax(logits)``
+    moves. With ``r = pi_ref(a) / pi(a)`` and the score ``g = grad log pi(a) = e_a - pi``:
+
+    * k1 ``= -log r``: ``grad = g``; its mean over ``a ~ pi`` is **0**;
+    * k2 ``= (log r)^2 / 2``: ``grad = log(pi(a) / pi_ref(a)) g``; mean
+      ``grad KL(pi || pi_ref)``;
+    * k3 ``= r - 1 - log r``: ``grad = (1 - r) g``; mean ``grad KL(pi_ref || pi)``, the
+      **other** direction (Tang & Munos 2025, arXiv:2506.09477).
+
+    So an unbiased estimate of a KL's value is not an unbiased estimate of its gradient:
+    only k2's gradient points along ``grad KL(pi || pi_ref)``, whose value k1 and k3 estimate.
+
+    Args:
+        logits: array-like of shape ``(k,)``, the policy's logits.
+        ref_probs: distribution of shape ``(k,)`` with no zero, the reference policy.
+        actions: array-like of ``n`` integers in ``[0, k)``, sampled actions.
+
+    Returns:
+        dict ``{"k1", "k2", "k3"}`` of float64 arrays of shape ``(n, k)``: one gradient
+        per sample (average them over samples drawn from ``pi``).
+
+    Raises:
+        ValueError: naming the argument for invalid logits, distributions or actions.
+    """
+    log_pi, log_ref = _softmax_policy(logits, ref_probs)
+    a = np.asarray(actions)
+    if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"actions must be a non-empty 1-D array of integers, got {actions!r}")
+    if np.any((a < 0) | (a >= log_pi.size)):
+        raise ValueError(f"actions must lie in [0, {log_pi.size}), got {a.min()}..{a.max()}")
+    score = np.eye(log_pi.size)[a] - np.exp(log_pi)  # grad log pi(a), one row per sample
+    log_r = (log_ref - log_pi)[a][:, None]
+    return {"k1": score, "k2": -log_r * score, "k3": -np.expm1(log_r) * score}
+
+
+def kl_logit_gradient(logits, ref_probs, *, direction: str) -> np.ndarray:
+    """Exact gradient of a KL between ``pi = softmax(logits)`` and ``pi_ref``, w.r.t. the logits.
+
+    * ``direction="policy_first"``: ``grad KL(pi || pi_ref) = pi * (log(pi/pi_ref) - KL)``;
+    * ``direction="reference_first"``: ``grad KL(pi_ref || pi) = pi - pi_ref``.
+
+    Args:
+        logits: array-like of shape ``(k,)``.
+        ref_probs: distribution of shape ``(k,)`` with no zero.
+        direction: ``"policy_first"`` or ``"reference_first"``.
+
+    Returns:
+        float64 array of shape ``(k,)``, in nats per unit of logit.
+
+    Raises:
+        ValueError: naming the argument for invalid input or an unknown direction.
+    """
+    log_pi, log_ref = _softmax_policy(logits, ref_probs)
+    pi = np.exp(log_pi)
+    if direction == "policy_first":
+        log_ratio = log_pi - log_ref
+        return pi * (log_ratio - pi @ log_ratio)
+    if direction == "reference_first":
+        return pi - np.exp(log_ref)
+    raise ValueError(f"direction must be 'policy_first' or 'reference_first', got {direction!r}")
 
 
 # ---------------------------------------------------------------------------------------

@@ -445,3 +445,151 @@ def test_bandit_errors():
         train_bandit_policy([1.0, 2.0], [0.5, 0.5], 1.0, logits_init=[0.0])
     # beta = 0 with a zero in the reference is fine for the gradient (no KL term)
     assert_allclose(bandit_gradient([0.0, 0.0], [1.0, 2.0], [1.0, 0.0], 0.0), [-0.25, 0.25])
+
+
+# -- exact moments of the estimators in Schulman's Gaussian example ----------------------------
+def _moments_by_quadrature(mu):
+    """Mean and std of k1, k2, k3 by integrating over x ~ N(0, 1), independently of rl."""
+    from scipy import integrate, stats
+
+    estimators = {"k1": lambda lr: -lr, "k2": lambda lr: lr * lr / 2,
+                  "k3": lambda lr: math.expm1(lr) - lr}
+    result = {}
+    for name, k in estimators.items():
+        def moment(power, k=k):
+            return integrate.quad(lambda x: stats.norm.pdf(x) * k(mu * x - mu * mu / 2) ** power,
+                                  -40, 40, points=[0.0, mu], limit=200, epsabs=0, epsrel=1e-12)[0]
+        mean = moment(1)
+        result[name] = (mean, math.sqrt(moment(2) - mean**2))
+    return result
+
+
+@pytest.mark.parametrize("mu", [0.3, 1.0, 1.26, 2.0])
+def test_estimator_moments_match_quadrature(mu):
+    from kl_helpers.rl import gaussian_estimator_moments
+
+    exact, quad = gaussian_estimator_moments(mu), _moments_by_quadrature(mu)
+    for name in ("k1", "k2", "k3"):
+        assert_allclose(exact[name], quad[name], rtol=1e-7)
+
+
+def test_estimator_moments_match_sampling_and_the_quoted_numbers():
+    from kl_helpers.rl import gaussian_estimator_moments
+
+    rng = np.random.default_rng(77)
+    for mu in (0.5, 1.0):
+        log_r = mu * rng.standard_normal(400_000) - mu * mu / 2
+        for name, k in (("k1", k1_estimator), ("k2", k2_estimator), ("k3", k3_estimator)):
+            values = k(log_r)
+            mean, std = gaussian_estimator_moments(mu)[name]
+            assert abs(values.mean() - mean) < 5 * std / math.sqrt(values.size)
+            assert abs(values.std() / std - 1) < 0.02
+    relative = {mu: gaussian_estimator_moments(mu)["k3"][1] / (mu * mu / 2)
+                for mu in (1e-4, 1.0, 1.26, 2.0)}
+    # the issue's (and notebook 05's) numbers: sqrt(2) as mu -> 0, 1.695, 1.91, 3.52
+    assert [f"{relative[mu]:.3f}" for mu in (1e-4, 1.0)] == ["1.414", "1.695"]
+    assert f"{relative[1.26]:.2f}" == "1.91" and f"{relative[2.0]:.2f}" == "3.52"
+
+
+@pytest.mark.parametrize("x", [0.0, 1e-8, 1e-4, 0.0099, 0.0101, 0.5, 3.0])
+def test_expm1_minus_x_is_accurate_across_its_series_switch(x):
+    from decimal import Decimal, getcontext
+
+    from kl_helpers.rl import _expm1_minus_x
+
+    getcontext().prec = 50
+    exact = Decimal(x).exp() - 1 - Decimal(x)
+    assert math.isclose(_expm1_minus_x(x), float(exact), rel_tol=1e-13, abs_tol=0.0)
+
+
+def test_estimator_moments_reject_bad_mu():
+    from kl_helpers.rl import gaussian_estimator_moments
+
+    for bad in (float("nan"), "1", 30.0):
+        with pytest.raises(ValueError, match="mu"):
+            gaussian_estimator_moments(bad)
+
+
+# -- an unbiased value is not an unbiased gradient ---------------------------------------------
+POLICY_LOGITS = np.array([0.4, -0.3, 1.1, 0.0, -1.2])
+REFERENCE = np.array([0.3, 0.25, 0.2, 0.15, 0.1])
+
+
+def _kl_by_finite_differences(logits, reference_first):
+    from kl_helpers.divergences import kl_divergence, softmax
+
+    def kl(z):
+        pi = softmax(z)
+        return kl_divergence(REFERENCE, pi) if reference_first else kl_divergence(pi, REFERENCE)
+
+    step, grad = 1e-6, np.zeros_like(logits)
+    for i in range(logits.size):
+        e = np.zeros_like(logits)
+        e[i] = step
+        grad[i] = (kl(logits + e) - kl(logits - e)) / (2 * step)
+    return grad
+
+
+@pytest.mark.parametrize("direction, reference_first",
+                         [("policy_first", False), ("reference_first", True)])
+def test_exact_kl_gradients_match_finite_differences(direction, reference_first):
+    from kl_helpers.rl import kl_logit_gradient
+
+    assert_allclose(kl_logit_gradient(POLICY_LOGITS, REFERENCE, direction=direction),
+                    _kl_by_finite_differences(POLICY_LOGITS, reference_first), atol=1e-8)
+
+
+def test_per_sample_gradients_match_finite_differences():
+    from kl_helpers.divergences import log_softmax
+    from kl_helpers.rl import estimator_logit_gradients
+
+    estimators = {"k1": k1_estimator, "k2": k2_estimator, "k3": k3_estimator}
+    grads = estimator_logit_gradients(POLICY_LOGITS, REFERENCE, np.arange(5))
+    for action in range(5):
+        for name, k in estimators.items():
+            def value(z, k=k, action=action):
+                return float(k(np.log(REFERENCE[action]) - log_softmax(z)[action]))
+            numeric = np.array([(value(POLICY_LOGITS + 1e-6 * e) - value(POLICY_LOGITS - 1e-6 * e))
+                                / 2e-6 for e in np.eye(5)])
+            assert_allclose(grads[name][action], numeric, atol=1e-8)
+
+
+def test_expected_estimator_gradients_are_zero_forward_and_reverse_kl_gradients():
+    """E[grad k1] = 0, E[grad k2] = grad KL(pi || ref), E[grad k3] = grad KL(ref || pi)."""
+    from kl_helpers.divergences import softmax
+    from kl_helpers.rl import estimator_logit_gradients, kl_logit_gradient
+
+    pi = softmax(POLICY_LOGITS)
+    per_action = estimator_logit_gradients(POLICY_LOGITS, REFERENCE, np.arange(5))
+    expected = {name: pi @ grads for name, grads in per_action.items()}  # exact expectation
+    forward = kl_logit_gradient(POLICY_LOGITS, REFERENCE, direction="policy_first")
+    reverse = kl_logit_gradient(POLICY_LOGITS, REFERENCE, direction="reference_first")
+    assert_allclose(expected["k1"], 0.0, atol=1e-15)
+    assert_allclose(expected["k2"], forward, atol=1e-15)
+    assert_allclose(expected["k3"], reverse, atol=1e-15)
+    assert np.max(np.abs(forward - reverse)) > 0.03  # the two directions really differ
+    # and averaged over seeded samples, within 5 standard errors per coordinate
+    actions = np.random.default_rng(2506).choice(5, size=200_000, p=pi)
+    sampled = estimator_logit_gradients(POLICY_LOGITS, REFERENCE, actions)
+    for name, target in (("k1", np.zeros(5)), ("k2", forward), ("k3", reverse)):
+        error = np.abs(sampled[name].mean(axis=0) - target)
+        assert np.all(error < 5 * sampled[name].std(axis=0) / math.sqrt(actions.size)), name
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"actions": [0, 5]}, "actions"), ({"actions": [0.5]}, "actions"), ({"actions": []}, "actions"),
+    ({"ref_probs": [0.5, 0.5, 0, 0, 0]}, "ref_probs"), ({"logits": [[0.0]]}, "logits"),
+])
+def test_estimator_gradients_reject_bad_input(kwargs, match):
+    from kl_helpers.rl import estimator_logit_gradients
+
+    args = {"logits": POLICY_LOGITS, "ref_probs": REFERENCE, "actions": [0, 1], **kwargs}
+    with pytest.raises(ValueError, match=match):
+        estimator_logit_gradients(**args)
+
+
+def test_kl_gradient_refuses_an_unknown_direction():
+    from kl_helpers.rl import kl_logit_gradient
+
+    with pytest.raises(ValueError, match="direction"):
+        kl_logit_gradient(POLICY_LOGITS, REFERENCE, direction="forward")

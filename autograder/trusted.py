@@ -140,8 +140,9 @@ def call(name, payload, forbidden):
     # one test call of a student function; with ``forbidden``, watched for delegation
     func = SLOT["user_ns"][name]
     args, kwargs = decode(_json.loads(payload))
-    watch = None if forbidden is None else SLOT["checks"]["CallWatch"](forbidden,
-                                                                      SLOT["user_ns"])
+    # the student's code is what was defined where the function was (the notebook)
+    home = getattr(func, "__globals__", SLOT["user_ns"])
+    watch = None if forbidden is None else SLOT["checks"]["CallWatch"](forbidden, home)
     try:
         if watch is None:
             value = func(*args, **kwargs)

@@ -129,6 +129,13 @@ def _answers(port: int) -> dict[str, dict[str, str]]:
             "    return float(_ready_made(p, q))\n"
             "def kl_divergence(p, q):\n"
             "    return _compute(p, q)\n")},
+        # the same, with the reference's name built from strings: no reading of the code
+        # finds it, the grader sees the call when the test runs it
+        "delegates_via_strings": {"kl_divergence": (
+            "import importlib\n"
+            "def kl_divergence(p, q):\n"
+            "    library = importlib.import_module('kl_' + 'helpers')\n"
+            "    return float(getattr(library, 'kl_' + 'divergence')(p, q))\n")},
     }
 
 
@@ -254,12 +261,17 @@ def test_monkeypatching_the_kernel_does_not_pass_tests(hostile_class):
     assert len(scores) == 6 and all(s == 0 for s in scores), scores
 
 
-@pytest.mark.parametrize("student", ["delegates", "delegates_via_helper"])
+@pytest.mark.parametrize("student", ["delegates", "delegates_via_helper",
+                                     "delegates_via_strings"])
 def test_delegating_to_the_reference_earns_nothing(hostile_class, student):
     scores = _ex2_scores(hostile_class, student)
     assert len(scores) == 6 and all(s == 0 for s in scores), scores
-    feedback = next((hostile_class["out"] / "feedback" / student).rglob("*.html"))
-    assert "must compute the answer itself" in feedback.read_text()
+    feedback = next((hostile_class["out"] / "feedback" / student).rglob("*.html")).read_text()
+    assert "must compute the answer itself" in feedback
+    # the message names the routine reached (and, for a call seen at run time, from where)
+    assert "kl_helpers.divergences.kl_divergence" in feedback
+    if student == "delegates_via_strings":
+        assert "your function &#39;kl_divergence&#39; called" in feedback
 
 
 def test_memory_bomb_is_contained(hostile_class):

@@ -10,6 +10,7 @@ import pytest
 
 from autograder.trusted import (
     _KERNEL_SIDE,
+    _outcome_value,
     ALLOWED_MODULE_ROOTS,
     RemoteNamespace,
     StudentCodeError,
@@ -117,3 +118,66 @@ def test_nested_scopes_in_a_test_cell_see_the_students_names():
 def test_an_unknown_name_in_a_test_cell_is_a_name_error():
     with pytest.raises(NameError, match="not defined in your notebook"):
         exec("value = [missing_function(i) for i in range(2)]", RemoteNamespace(_FakeRunner()))
+
+
+class InvalidDistributionError(ValueError):
+    """A student's own exception class."""
+
+
+def _kernel_with(functions: dict):
+    """The kernel side with ``functions`` as the notebook's namespace; outcomes captured."""
+    import inspect
+
+    from kl_helpers import checks
+
+    kernel = _kernel_side()
+    kernel["install"](functions, inspect.getsource(checks))
+    outcomes: list = []
+    kernel["emit"] = outcomes.append
+    return kernel, outcomes
+
+
+def test_a_students_exception_subclass_is_caught_as_its_builtin_base():
+    """``except ValueError`` in a test catches the student's ValueError subclass."""
+    def kl_divergence(p, q):
+        raise InvalidDistributionError("p has a negative entry")
+
+    kernel, outcomes = _kernel_with({"kl_divergence": kl_divergence})
+    kernel["call"]("kl_divergence", json.dumps(encode([[[-1.0, 2.0], [0.5, 0.5]], {}])), None)
+    outcome = json.loads(json.dumps(outcomes.pop()))
+    with pytest.raises(ValueError, match="raised InvalidDistributionError: p has a negative"):
+        _outcome_value(outcome, "kl_divergence(...)")
+
+
+@pytest.mark.parametrize("raised, expected", [
+    (KeyError("k"), KeyError), (ZeroDivisionError(), ArithmeticError),
+    (StopIteration(), Exception), (UnicodeDecodeError("utf-8", b"", 0, 1, "x"), ValueError),
+])
+def test_the_nearest_constructible_builtin_is_raised(raised, expected):
+    def student():
+        raise raised
+
+    kernel, outcomes = _kernel_with({"student": student})
+    kernel["call"]("student", json.dumps(encode([[], {}])), None)
+    with pytest.raises(expected) as info:
+        _outcome_value(json.loads(json.dumps(outcomes.pop())), "student(...)")
+    assert not isinstance(info.value, StopIteration)  # it would end a loop in the test silently
+
+
+def test_a_watched_call_reports_the_reference_it_ran():
+    """Calls built from strings are seen when the watched function runs in the kernel."""
+    import importlib
+
+    def kl_divergence(p, q):
+        return getattr(importlib.import_module("kl_" + "helpers"), "kl_divergence")(p, q)
+
+    kernel, outcomes = _kernel_with({"kl_divergence": kl_divergence})
+    payload = json.dumps(encode([[[0.5, 0.5], [0.9, 0.1]], {}]))
+    kernel["call"]("kl_divergence", payload, None)  # not watched: no assert_own_work yet
+    assert outcomes.pop()["delegations"] == []
+    kernel["call"]("kl_divergence", payload, ("scipy.special.rel_entr",))
+    outcome = outcomes.pop()
+    assert outcome["value"] == pytest.approx(0.5108256238)
+    assert outcome["delegations"] == [
+        "while the tests ran, your function 'kl_divergence' called the course's reference "
+        "kl_helpers.divergences.kl_divergence"]

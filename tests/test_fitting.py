@@ -199,3 +199,29 @@ def test_candidate_and_option_errors():
         fit_gaussian_reverse(1.0, 1.0, W, M, S, gtol=0.0)
     with pytest.raises(ValueError, match="points_per_sigma"):
         fit_gaussian_reverse(1.0, 1.0, W, M, S, points_per_sigma=True)
+
+
+@pytest.mark.parametrize("sigma", [1e3, 1e8])
+def test_reverse_kl_of_a_very_wide_candidate_stays_bounded_and_accurate(sigma):
+    """A candidate far wider than the components: a capped grid, still 1e-6 accurate."""
+    from scipy import integrate, stats
+
+    from kl_helpers.fitting import _MAX_GRID_POINTS, mixture_logpdf, reverse_kl_gaussian_fit
+
+    mix = ([0.5, 0.5], [-3.0, 3.0], [1.0, 1.0])
+    value = float(reverse_kl_gaussian_fit(0.0, sigma, *mix))
+    # -H(q) - E_q[log p], with E_q[log p] by quad in z = x / sigma
+    expected_log_p = integrate.quad(
+        lambda z: stats.norm.pdf(z) * float(mixture_logpdf(sigma * z, *mix)), -12, 12,
+        points=[-3 / sigma, 0.0, 3 / sigma], limit=500, epsabs=0, epsrel=1e-13)[0]
+    expected = -(math.log(sigma) + 0.5 * math.log(2 * math.pi) + 0.5) - expected_log_p
+    assert math.isclose(value, expected, rel_tol=1e-6)
+    assert _MAX_GRID_POINTS * 8 < 20e6  # each grid array stays below 20 MB
+
+
+def test_a_start_far_narrower_than_the_mixture_still_converges():
+    """From sigma0 = 0.01 the optimiser explores huge sigmas; it must not run out of memory."""
+    from kl_helpers.fitting import fit_gaussian_reverse
+
+    mu, sigma = fit_gaussian_reverse(0.0, 0.01, [0.5, 0.5], [-3.0, 3.0], [1.0, 1.0])
+    assert abs(mu) < 1e-9 and abs(sigma - 2.7438) < 1e-3  # the centred local minimum

@@ -140,7 +140,7 @@ def _candidate(mu, sigma):
 
 
 def forward_kl_gaussian_fit(mu, sigma, weights, means, sigmas, *, points_per_sigma: int = 40):
-    """Forward KL ``D(p || q)`` from a Gaussian mixture ``p`` to ``q = N(mu, sigma^2)``.
+    """Forward KL ``D(p || q)`` of a Gaussian mixture ``p`` and ``q = N(mu, sigma^2)``, ``p`` first.
 
     ``D(p || q) = -H(p) + E_p[-log q(x)]`` where the cross-entropy has the closed form
     ``E_p[-log q] = ln(sigma sqrt(2 pi)) + (Var_p + (E_p[x] - mu)^2) / (2 sigma^2)`` with
@@ -196,7 +196,7 @@ def _reverse_kl_and_grad(mu: float, sigma: float, w, m, s, pps: int):
 
 
 def reverse_kl_gaussian_fit(mu, sigma, weights, means, sigmas, *, points_per_sigma: int = 40):
-    """Reverse KL ``D(q || p)`` from ``q = N(mu, sigma^2)`` to a Gaussian mixture ``p``.
+    """Reverse KL ``D(q || p)`` of ``q = N(mu, sigma^2)`` and a Gaussian mixture ``p``, ``q`` first.
 
     ``D(q || p) = -H(q) - E_q[log p(x)]`` with ``H(q) = ln(sigma sqrt(2 pi e))`` in closed
     form and ``E_q[log p]`` by the trapezoid rule over ``mu +- 12 sigma`` with step

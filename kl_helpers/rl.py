@@ -14,7 +14,7 @@ Which KL each piece uses (the direction matters and differs between methods):
   ``pi_ref/pi_theta - log(pi_ref/pi_theta) - 1``.
 * Sample estimators (J. Schulman, "Approximating KL Divergence", 2020): for samples
   ``x ~ q`` and ``log r = log p(x) - log q(x)``, k1, k2 and k3 all estimate ``KL(q || p)``,
-  the divergence *from the sampling distribution*.
+  the divergence with the *sampling distribution first*.
 
 Every public function validates its input and raises ``ValueError`` naming the argument.
 """
@@ -330,8 +330,8 @@ def ppo_kl_penalty_objective(ratio, advantages, kl, beta: float) -> float:
     """PPO's KL-penalised surrogate ``L^KLPEN = mean[r A] - beta * mean[KL_s]``.
 
     Schulman et al. 2017, Eq. 8: ``E_t[r_t A_t - beta KL[pi_old(.|s_t), pi_theta(.|s_t)]]``,
-    with the **unclipped** ratio and the KL from the **old** policy to the new one in each
-    visited state. To maximise.
+    with the **unclipped** ratio and the KL with the **old** policy first, in each visited
+    state. To maximise.
 
     Args:
         ratio: array-like of shape ``(n,)``, ``pi_theta(a_t|s_t) / pi_old(a_t|s_t)``, > 0.

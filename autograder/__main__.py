@@ -52,6 +52,37 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--unsafe", action="store_true",
                        help="run student code WITHOUT the bubblewrap sandbox (trusted "
                             "notebooks only)")
+    grade.add_argument("--course", type=Path, default=None,
+                       help="folder whose solutions/ the submissions are graded against "
+                            "(default: this checkout)")
+
+    def run_folder(parser_of_run):
+        parser_of_run.add_argument("out", type=Path, help="the --out folder of a `grade` run")
+        parser_of_run.add_argument("--db", default=None,
+                                   help="the gradebook URL, if the run used --db (a server)")
+
+    export = sub.add_parser("export", help="rewrite grades.csv and tests.csv from the "
+                                           "gradebook (manual grades included)")
+    run_folder(export)
+    feedback = sub.add_parser("feedback", help="render the feedback pages again (manual "
+                                               "grades and comments included)")
+    run_folder(feedback)
+    feedback.add_argument("--assignment", action="append", dest="assignments",
+                          help="only this assignment (repeatable; default: all)")
+    formgrader = sub.add_parser("formgrader", help="grade the written answers of a run in "
+                                                   "nbgrader's formgrader (JupyterLab)")
+    run_folder(formgrader)
+    formgrader.add_argument("--ip", default="127.0.0.1", help="address to listen on")
+    formgrader.add_argument("--port", type=int, default=8888, help="port (default 8888)")
+    formgrader.add_argument("--token", default=None,
+                            help="the server's login token (default: a random one, printed)")
+
+    course = sub.add_parser("hub-course", help="lay out the course in an instructor's home "
+                                               "on a JupyterHub (hub/install.sh runs it)")
+    course.add_argument("dest", type=Path, help="the course folder, e.g. /home/NAME/course")
+    course.add_argument("--owner", required=True, help="the instructor's system account")
+    course.add_argument("--source", type=Path, required=True, help="the solutions/ folder")
+    course.add_argument("--release", type=Path, required=True, help="the notebooks/ folder")
 
     report = sub.add_parser("report", help="write a class report from a grading run")
     report.add_argument("out", type=Path, help="the --out folder of a `grade` run")
@@ -105,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sample class written to {build_sample_class(args.dest)}")
         elif args.command == "grade":
             options = GradingOptions(args.cell_timeout, args.notebook_timeout, args.db,
-                                     args.workers, args.unsafe, args.scheduler)
+                                     args.workers, args.unsafe, args.scheduler,
+                                     args.course.resolve() if args.course else None)
             if args.unsafe:
                 print(UNSAFE_BANNER, file=sys.stderr)
             results = grade_class(args.submissions, args.out, assignments=args.assignments,
@@ -115,6 +147,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(UNSAFE_BANNER)
             print(f"\nwrote {args.out / 'grades.csv'}, {args.out / 'tests.csv'} and "
                   f"{args.out / 'feedback'}/")
+        elif args.command in ("export", "feedback", "formgrader"):
+            from .handback import GradedRun, export_grades, regenerate_feedback
+
+            run = GradedRun.load(args.out, db_url=args.db)
+            if args.command == "export":
+                export_grades(run)
+                print(f"rewrote {run.out / 'grades.csv'} and {run.out / 'tests.csv'} from the "
+                      "gradebook; `python -m autograder report` updates lms_grades.csv")
+            elif args.command == "feedback":
+                pages = regenerate_feedback(run, args.assignments)
+                print(f"rendered {pages} feedback pages again in {run.out / 'feedback'}")
+            else:
+                return _formgrader(run, args)
+        elif args.command == "hub-course":
+            from .handback import write_hub_course
+
+            config = write_hub_course(args.dest, args.owner, args.source, args.release)
+            print(f"course laid out in {args.dest.resolve()}; settings in {config}")
         elif args.command == "demo":
             print("1/3 building the student release in notebooks/ ...", flush=True)
             build_release()
@@ -136,6 +186,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _formgrader(run, args) -> int:
+    """Start JupyterLab in the run's folder, with formgrader on the run (never returns)."""
+    from .handback import write_formgrader_config
+
+    write_formgrader_config(run)
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ip={args.ip}",
+               f"--port={args.port}", "--port-retries=0", f"--ServerApp.root_dir={run.out}"]
+    if args.token is not None:
+        command.append(f"--IdentityProvider.token={args.token}")
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    print(f"formgrader on {run.out}: open http://{args.ip}:{args.port}/formgrader "
+          "(Manual Grading), then `python -m autograder export` and `feedback`", flush=True)
+    os.chdir(run.out)  # nbgrader reads OUT/nbgrader_config.py from the server's folder
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 if __name__ == "__main__":

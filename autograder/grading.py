@@ -87,6 +87,8 @@ class GradingOptions:
     unsafe: bool = False
     # address of a Dask distributed scheduler (tcp://host:port); None: local process pool
     scheduler: str | None = None
+    # the folder holding solutions/ (the source graded against); None: this checkout
+    course: Path | None = None
 
 
 def list_students(submissions: Path) -> list[str]:
@@ -336,7 +338,10 @@ def _grade_class(submissions: Path, out: Path, students: list[str],
                  assignments: list[str] | None, options: GradingOptions,
                  progress) -> list[AssignmentResult]:
     work = out / "nbgrader"
-    paths = CoursePaths.for_repo(work, release=work / "release", submitted=submissions)
+    paths = CoursePaths.for_repo(work, release=work / "release", submitted=submissions,
+                                 **({"repo": options.course} if options.course else {}))
+    if not paths.source.is_dir():
+        raise GradingError(f"no solutions/ folder in the course folder {paths.source.parent}")
     db_url = options.db_url or sqlite_url(work)
     work.mkdir(parents=True, exist_ok=True)
     # the local pool starts now: its processes import nbgrader while this one generates
@@ -393,7 +398,10 @@ def _grade_with(pool: ProcessPoolExecutor | None, paths: CoursePaths, db_url: st
     run = {"unsafe": options.unsafe, "workers": options.workers,
            "scheduler": options.scheduler,
            "cell_timeout": options.cell_timeout, "notebook_timeout": options.notebook_timeout,
-           "assignments": assignments, "students": len(students)}
+           "assignments": assignments, "students": len(students),
+           # where the run's pieces are, for export, feedback and formgrader afterwards
+           "submissions": str(paths.submitted), "source": str(paths.source),
+           "external_db": options.db_url is not None}
     (out / "run.json").write_text(json.dumps(run, indent=1) + "\n")
     return ordered
 

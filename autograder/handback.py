@@ -1,0 +1,207 @@
+"""After the automatic run: grading by hand in formgrader, exporting again, feedback again.
+
+``python -m autograder grade SUBMISSIONS --out OUT`` leaves in ``OUT/nbgrader`` an
+nbgrader course folder: the gradebook, the autograded notebooks and the feedback. The
+manually graded cells (written answers) are then scored by a person in nbgrader's
+formgrader, pointed at that same folder, and the results are exported and handed back:
+
+- :func:`write_formgrader_config` writes ``OUT/nbgrader_config.py`` so that ``jupyter
+  lab`` started in ``OUT`` (``python -m autograder formgrader OUT``) opens formgrader on
+  this run: its Manual Grading pages list the run's submissions;
+- :func:`export_grades` reads the gradebook again and rewrites ``grades.csv`` and
+  ``tests.csv`` with the manual scores entered so far (``python -m autograder export``);
+- :func:`regenerate_feedback` renders the feedback pages again, manual scores and
+  comments included, still without hidden tests (``python -m autograder feedback``);
+- :func:`write_hub_course` lays out the course in an instructor's home on a JupyterHub,
+  with the nbgrader settings that tie ``nbgrader collect``, this grader's output and
+  formgrader together (``python -m autograder hub-course``, run by ``hub/install.sh``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pwd
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import COURSE_ID, CoursePaths, sqlite_url
+from .grading import (
+    AssignmentResult,
+    GradingError,
+    _copy_feedback,
+    _gradebook_scores,
+    write_csvs,
+)
+from .release import nbgrader_api
+
+
+@dataclass(frozen=True)
+class GradedRun:
+    """Where one grading run's pieces are (read from its ``run.json``)."""
+
+    out: Path
+    submissions: Path
+    source: Path
+    db_url: str
+
+    @property
+    def paths(self) -> CoursePaths:
+        work = self.out / "nbgrader"
+        return CoursePaths(source=self.source, release=work / "release", work=work,
+                           submitted=self.submissions)
+
+    @classmethod
+    def load(cls, out: Path, *, db_url: str | None = None) -> GradedRun:
+        """The run in ``out``; ``db_url`` for a gradebook on a server (``grade --db``).
+
+        Raises:
+            GradingError: ``out`` holds no grading run, or the run's folders are gone.
+        """
+        out = Path(out).resolve()
+        try:
+            run = json.loads((out / "run.json").read_text())
+        except (OSError, ValueError):
+            raise GradingError(f"{out} holds no grading run (no readable run.json): run "
+                               "`python -m autograder grade SUBMISSIONS --out OUT` first") from None
+        if "submissions" not in run or "source" not in run:
+            raise GradingError(f"{out}/run.json comes from an older grader: grade again")
+        if run.get("external_db") and not db_url:
+            raise GradingError(f"the run in {out} used a gradebook on a server: pass --db URL")
+        graded = cls(out, Path(run["submissions"]), Path(run["source"]),
+                     db_url or sqlite_url(out / "nbgrader"))
+        for name, folder in (("submissions", graded.submissions), ("source", graded.source),
+                             ("nbgrader work", graded.paths.work)):
+            if not folder.is_dir():
+                raise GradingError(f"the run's {name} folder {folder} is gone")
+        return graded
+
+
+def _read_results(out: Path) -> list[AssignmentResult]:
+    try:
+        with open(out / "grades.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError:
+        raise GradingError(f"{out}/grades.csv is missing: grade again") from None
+    return [AssignmentResult(r["student_id"], r["assignment"], r["status"], float(r["score"]),
+                             float(r["max_score"])) for r in rows]
+
+
+def export_grades(run: GradedRun) -> list[AssignmentResult]:
+    """Rewrite ``grades.csv`` and ``tests.csv`` from the gradebook, manual scores included.
+
+    A submission the grader could not grade keeps its status and score; the others take
+    their scores from the gradebook as it is now.
+    """
+    results = _read_results(run.out)
+    for result in results:
+        if result.status in ("graded", "timeout"):
+            result.score, result.max_score, result.tests = _gradebook_scores(
+                run.db_url, result.student_id, result.assignment)
+    write_csvs(run.out, results)
+    return results
+
+
+def regenerate_feedback(run: GradedRun, assignments: list[str] | None = None) -> int:
+    """Render the feedback of every graded submission again; return how many pages.
+
+    The pages carry the manual scores and comments entered in formgrader since the
+    run, and still no hidden tests (the same preprocessors as during grading).
+    """
+    api = nbgrader_api(run.paths, db_url=run.db_url)
+    count = 0
+    for result in _read_results(run.out):
+        if result.status not in ("graded", "timeout"):
+            continue
+        if assignments and result.assignment not in assignments:
+            continue
+        done = api.generate_feedback(result.assignment, result.student_id, force=True)
+        if not done["success"]:
+            raise GradingError(f"feedback for {result.student_id}/{result.assignment} failed:"
+                               f"\n{done.get('error') or done.get('log')}")
+        result.message = ""
+        _copy_feedback(run.paths, run.out, result)
+        count += 1
+    return count
+
+
+FORMGRADER_CONFIG = '''\
+# Written by `python -m autograder formgrader`: formgrader on the grading run in this folder
+from autograder.config import apply_grading_policy
+
+c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
+c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.source_directory = {source!r}
+c.CourseDirectory.release_directory = {release!r}
+c.CourseDirectory.submitted_directory = {submitted!r}
+c.CourseDirectory.db_url = {db_url!r}
+apply_grading_policy(c)
+'''
+
+
+def write_formgrader_config(run: GradedRun) -> Path:
+    """``OUT/nbgrader_config.py``: nbgrader started in ``OUT`` works on this run."""
+    paths = run.paths
+    path = run.out / "nbgrader_config.py"
+    path.write_text(FORMGRADER_CONFIG.format(
+        course_id=COURSE_ID, root=str(paths.work), source=str(paths.source),
+        release=str(paths.release), submitted=str(paths.submitted), db_url=run.db_url))
+    return path
+
+
+HUB_COURSE_CONFIG = '''\
+# Written by `python -m autograder hub-course` (hub/install.sh): the course {course}.
+# `nbgrader release_assignment` takes the release from notebooks/, `nbgrader collect` puts
+# submissions in submitted/, and the grader (`make hub-grade`) writes graded/: formgrader,
+# `nbgrader export` and `nbgrader release_feedback` all work on graded/nbgrader.
+from autograder.config import apply_grading_policy
+
+c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
+c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.source_directory = {source!r}
+c.CourseDirectory.release_directory = {release!r}
+c.CourseDirectory.submitted_directory = {submitted!r}
+apply_grading_policy(c)
+'''
+
+
+def write_hub_course(dest: Path, owner: str, source: Path, release: Path) -> Path:
+    """Lay out the course for ``owner`` (an instructor's system account) in ``dest``.
+
+    ``dest`` gets ``solutions/`` (from ``source``) and ``notebooks/`` (the release, from
+    ``release``), and ``dest/../nbgrader_config.py`` (the instructor's home, where their
+    server starts) the course settings; all of it belongs to ``owner``, and ``dest`` is
+    readable by ``owner`` only. An existing ``dest`` keeps its submissions and grades;
+    its source and release are replaced. Returns the path of the settings file.
+
+    Raises:
+        GradingError: ``owner`` is no system account, or a folder is missing.
+    """
+    try:
+        account = pwd.getpwnam(owner)
+    except KeyError:
+        raise GradingError(f"{owner!r} is not a system account") from None
+    for name, folder in (("source", source), ("release", release)):
+        if not Path(folder).is_dir():
+            raise GradingError(f"the {name} folder {folder} does not exist")
+    dest = Path(dest).resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, folder in (("solutions", source), ("notebooks", release)):
+        shutil.rmtree(dest / name, ignore_errors=True)
+        shutil.copytree(folder, dest / name,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    (dest / "submitted").mkdir(exist_ok=True)
+    config = dest.parent / "nbgrader_config.py"
+    config.write_text(HUB_COURSE_CONFIG.format(
+        course=dest, course_id=COURSE_ID, root=str(dest / "graded" / "nbgrader"),
+        source=str(dest / "solutions"), release=str(dest / "notebooks"),
+        submitted=str(dest / "submitted")))
+    for path in (config, dest, *dest.rglob("*")):
+        os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
+    dest.chmod(0o700)
+    return config
+

@@ -97,7 +97,8 @@ def test_a_score_entered_in_formgrader_reaches_every_export(run_copy):
         assert saved["manual_score"] == 1.5
     assert main(["export", str(run_copy)]) == 0
     tests = read_csv(run_copy / "tests.csv")
-    assert _row(tests, student_id=STUDENT, assignment=ASSIGNMENT, grade_id=WRITTEN)["score"] == "1.5"
+    written_row = _row(tests, student_id=STUDENT, assignment=ASSIGNMENT, grade_id=WRITTEN)
+    assert written_row["score"] == "1.5"
     grades = read_csv(run_copy / "grades.csv")
     assert float(_row(grades, student_id=STUDENT, assignment=ASSIGNMENT)["score"]) == before + 1.5
     assert main(["report", str(run_copy)]) == 0

@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     formgrader.add_argument("--token", default=None,
                             help="the server's login token (default: a random one, printed)")
 
+    student_repo = sub.add_parser("student-repo", help="a git repository of the student "
+                                                       "release only (for nbgitpuller links)")
+    student_repo.add_argument("dest", type=Path, help="new folder, or one written before")
+
     course = sub.add_parser("hub-course", help="lay out the course in an instructor's home "
                                                "on a JupyterHub (hub/install.sh runs it)")
     course.add_argument("dest", type=Path, help="the course folder, e.g. /home/NAME/course")
@@ -160,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"rendered {pages} feedback pages again in {run.out / 'feedback'}")
             else:
                 return _formgrader(run, args)
+        elif args.command == "student-repo":
+            from .release import write_student_repo
+
+            print(f"student release committed in {write_student_repo(args.dest)}")
         elif args.command == "hub-course":
             from .handback import write_hub_course
 

@@ -195,6 +195,8 @@ def write_hub_course(dest: Path, owner: str, source: Path, release: Path) -> Pat
         shutil.copytree(folder, dest / name,
                         ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     (dest / "submitted").mkdir(exist_ok=True)
+    # nbgrader collect opens the gradebook there before the grader has run
+    (dest / "graded" / "nbgrader").mkdir(parents=True, exist_ok=True)
     config = dest.parent / "nbgrader_config.py"
     config.write_text(HUB_COURSE_CONFIG.format(
         course=dest, course_id=COURSE_ID, root=str(dest / "graded" / "nbgrader"),

@@ -8,6 +8,7 @@ folders and uses a throw-away gradebook, so a release never touches a grading ru
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -72,4 +73,45 @@ def build_release(dest: Path | None = None, *, repo: Path = REPO_ROOT) -> Path:
     for stale in dest.iterdir():
         if stale.is_dir() and stale.name not in assignments:
             shutil.rmtree(stale)
+    return dest
+
+
+STUDENT_README = """\
+# KL divergence, from its definition to its use in reinforcement learning
+
+The student notebooks of the course, one folder per assignment in `notebooks/`. Work in
+them where they are: a later nbgitpuller link brings new material without overwriting
+your edits. Check your work with the Validate button; submit as your instructor says.
+"""
+
+
+def write_student_repo(dest: Path, *, repo: Path = REPO_ROOT) -> Path:
+    """A git repository holding only the student release, for nbgitpuller links.
+
+    nbgitpuller clones a repository into every student's home, so the one it is pointed
+    at must not carry ``solutions/``. ``dest`` gets ``notebooks/`` (built afresh from the
+    source) and a short README, committed on the branch ``main``; run again after a
+    change to the course, it commits the new release on top (nothing when unchanged).
+
+    Raises:
+        ReleaseError: ``dest`` exists and is not such a repository, or git fails.
+    """
+    dest = Path(dest).resolve()
+    if dest.exists() and any(dest.iterdir()) and not (dest / ".git").is_dir():
+        raise ReleaseError(f"{dest} exists and is not a git repository: choose a new folder")
+
+    def git(*args: str) -> None:
+        done = subprocess.run(["git", "-C", str(dest), *args], capture_output=True, text=True)
+        if done.returncode:
+            raise ReleaseError(f"git {' '.join(args)} failed in {dest}: {done.stderr.strip()}")
+
+    dest.mkdir(parents=True, exist_ok=True)
+    if not (dest / ".git").is_dir():
+        git("init", "--quiet", "--initial-branch=main")
+    build_release(dest / "notebooks", repo=repo)
+    (dest / "README.md").write_text(STUDENT_README)
+    git("add", "--all")
+    if subprocess.run(["git", "-C", str(dest), "diff", "--cached", "--quiet"]).returncode:
+        git("-c", "user.name=KL course", "-c", "user.email=kl-course@localhost",
+            "commit", "--quiet", "-m", "The student release of the course")
     return dest

@@ -1,10 +1,14 @@
 """Class report from a grading run: ``python -m autograder report OUT_DIR``.
 
-Reads ``grades.csv``, ``tests.csv`` and ``run.json`` written by ``grade`` and writes
+Reads ``grades.csv``, ``tests.csv`` and ``run.json`` written by ``grade`` (and updated
+by ``export`` after grading by hand) and writes
 
-* ``report.html``: statuses, score statistics and item analysis per assignment;
-* ``report_scores.png``: a score histogram per assignment;
-* ``report_items.png``: the pass rate of every autograded behaviour (grade_id);
+* ``report.html``: statuses, score statistics, item analysis per assignment (written
+  answers nobody has graded yet shown as *awaiting grading*), and every student with a
+  link to each of their feedback pages;
+* ``report_<assignment>.png``: one small figure per assignment: a heat map of students by
+  graded behaviours (share of the points earned; grey: awaiting grading) beside the
+  histogram of scores (whole numbers of students);
 * ``lms_grades.csv``: one row per student, one column per assignment (scores), ready
   for a learning management system's gradebook import.
 """
@@ -22,8 +26,18 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: the report runs on servers without a display
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .grading import GRADES_COLUMNS, STATUSES, TESTS_COLUMNS  # noqa: E402
+
+# share of the points earned: red (none) through yellow to green (all)
+_EARNED = LinearSegmentedColormap.from_list("earned", ["#d73027", "#fee08b", "#1a9850"])
+_AWAITING = "#bdbdbd"
+# more students than this: the heat map drops its row labels (the table has them)
+_LABELLED_ROWS = 40
 
 
 class ReportError(RuntimeError):
@@ -70,42 +84,89 @@ def lms_table(grades: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def _plot_scores(grades: list[dict], path: Path) -> None:
-    assignments = sorted({r["assignment"] for r in grades})
-    fig, axes = plt.subplots(len(assignments), 1, figsize=(7, 2.6 * len(assignments)),
-                             squeeze=False)
-    for ax, assignment in zip(axes[:, 0], assignments, strict=True):
-        rows = [r for r in grades if r["assignment"] == assignment]
-        max_score = max(float(r["max_score"]) for r in rows)
-        scores = [float(r["score"]) for r in rows if r["status"] in ("graded", "timeout")]
-        ax.hist(scores, bins=min(20, max(int(max_score), 1)), range=(0, max_score),
-                color="tab:blue", edgecolor="white")
-        ax.set_title(f"{assignment}: scores of {len(scores)} graded submissions")
-        ax.set_xlabel(f"score (out of {max_score:g})")
-        ax.set_ylabel("students")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+def _items_in_order(tests: list[dict], assignment: str, source: Path | None = None) -> list[str]:
+    """The assignment's grade_ids, in notebook order when the source notebooks are at hand."""
+    listed = list(dict.fromkeys(r["grade_id"] for r in tests if r["assignment"] == assignment))
+    order: list[str] = []
+    for path in sorted((source / assignment).glob("*.ipynb")) if source else ():
+        try:
+            cells = json.loads(path.read_text()).get("cells", [])
+        except (OSError, ValueError):
+            return listed
+        order += [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells]
+    position = {grade_id: i for i, grade_id in enumerate(order) if grade_id}
+    return sorted(listed, key=lambda g: position.get(g, len(position)))
+
+
+def _plot_assignment(assignment: str, grades: list[dict], tests: list[dict],
+                     graded: set[tuple[str, str]], path: Path, source: Path | None) -> None:
+    """Heat map (students x behaviours) and score histogram of one assignment."""
+    items = _items_in_order(tests, assignment, source)
+    students = sorted(s for s, a in graded if a == assignment)
+    earned = np.full((len(students), len(items)), np.nan)
+    awaiting = np.zeros(earned.shape, dtype=bool)
+    row_of = {s: i for i, s in enumerate(students)}
+    col_of = {g: j for j, g in enumerate(items)}
+    for r in tests:
+        if r["assignment"] != assignment or r["student_id"] not in row_of:
+            continue
+        i, j = row_of[r["student_id"]], col_of[r["grade_id"]]
+        if r["score"] == "":
+            awaiting[i, j] = True
+        else:
+            earned[i, j] = float(r["score"]) / max(float(r["max_score"]), 1e-12)
+    rows = [r for r in grades if r["assignment"] == assignment]
+    max_score = max(float(r["max_score"]) for r in rows)
+    scores = [float(r["score"]) for r in rows if (r["student_id"], assignment) in graded]
+
+    height = 2.6 + 0.18 * min(len(students), _LABELLED_ROWS)
+    fig, (ax_map, ax_hist) = plt.subplots(
+        1, 2, figsize=(10, height), gridspec_kw={"width_ratios": [3, 2]})
+    ax_map.imshow(np.where(awaiting, np.nan, earned), cmap=_EARNED, vmin=0, vmax=1,
+                  aspect="auto", interpolation="nearest")
+    if awaiting.any():
+        ax_map.imshow(np.where(awaiting, 1.0, np.nan), cmap=LinearSegmentedColormap.from_list(
+            "awaiting", [_AWAITING, _AWAITING]), aspect="auto", interpolation="nearest")
+    ax_map.set_xticks(range(len(items)), items, rotation=60, ha="right", fontsize=7)
+    if len(students) <= _LABELLED_ROWS:
+        ax_map.set_yticks(range(len(students)), students, fontsize=7)
+    else:
+        ax_map.set_yticks([])
+    ax_map.set_xlabel("graded behaviour (grade_id)")
+    ax_map.set_ylabel(f"student ({len(students)} graded)")
+    ax_map.set_title("share of each behaviour's points earned")
+    fig.legend(handles=[Patch(color=_EARNED(1.0), label="all points"),
+                        Patch(color=_EARNED(0.5), label="half of them"),
+                        Patch(color=_EARNED(0.0), label="none"),
+                        Patch(color=_AWAITING, label="awaiting grading")],
+               loc="lower left", ncol=4, fontsize=8, frameon=False)
+    ax_hist.hist(scores, bins=min(20, max(int(max_score), 1)), range=(0, max_score),
+                 color="tab:blue", edgecolor="white")
+    ax_hist.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole students
+    ax_hist.set_xlabel(f"score (out of {max_score:g})")
+    ax_hist.set_ylabel("students")
+    ax_hist.set_title(f"scores of {len(scores)} graded submissions")
+    fig.suptitle(assignment, fontweight="bold")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))  # room for the legend below
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def _plot_items(items: dict[str, dict[str, float]], path: Path) -> None:
-    labels = [f"{a} / {g}" for a, rates in items.items() for g in rates]
-    rates = [100 * r for per in items.values() for r in per.values()]
-    fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(labels), 3) + 1.2))
-    ax.barh(labels, rates, color="tab:green")
-    ax.invert_yaxis()  # first item on top, as in the notebook
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("students who passed (%)")
-    ax.set_title("Item analysis: pass rate per graded behaviour")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _feedback_links(out: Path, student: str, assignment: str) -> str:
+    pages = sorted((out / "feedback" / student / assignment).glob("*.html"))
+    return " ".join(f"<a href='{html.escape(p.relative_to(out).as_posix())}'>"
+                    f"{html.escape(assignment)}</a>" for p in pages)
+
+
+class _Raw(str):
+    """Table cell content that is already HTML (a link)."""
 
 
 def _html_table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                   for row in rows)
+    body = "".join("<tr>" + "".join(
+        f"<td>{c if isinstance(c, _Raw) else html.escape(str(c))}</td>" for c in row)
+        + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -121,9 +182,15 @@ def write_report(out: Path) -> Path:
               if r["status"] in ("graded", "timeout")}
     items = item_analysis(tests, graded)
 
-    _plot_scores(grades, out / "report_scores.png")
-    if items:
-        _plot_items(items, out / "report_items.png")
+    assignments = sorted({r["assignment"] for r in grades})
+    for stale in out.glob("report_*.png"):
+        stale.unlink()  # figures of an earlier report, perhaps of other assignments
+    figures = {}
+    for assignment in assignments:
+        if any(a == assignment for _, a in graded):
+            figures[assignment] = f"report_{assignment}.png"
+            _plot_assignment(assignment, grades, tests, graded, out / figures[assignment],
+                             Path(run["source"]) if run.get("source") else None)
     header, rows = lms_table(grades)
     with open(out / "lms_grades.csv", "w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
@@ -139,7 +206,6 @@ def write_report(out: Path) -> Path:
         parts.append("<p class='unsafe'>WARNING: this class was graded with --unsafe: student "
                      "code ran without a sandbox and could read the solutions and the "
                      "gradebook. Do not trust these scores for hostile submissions.</p>")
-    assignments = sorted({r["assignment"] for r in grades})
     status_rows = []
     for assignment in assignments:
         counts = Counter(r["status"] for r in grades if r["assignment"] == assignment)
@@ -157,15 +223,37 @@ def write_report(out: Path) -> Path:
         else:
             stat_rows.append([assignment, 0, "", "", f"{max_score:g}"])
     parts += ["<h2>Scores</h2>",
-              _html_table(["assignment", "graded", "mean", "median", "max"], stat_rows),
-              "<img src='report_scores.png' alt='score histograms'>"]
-    if items:
-        item_rows = [[a, g, f"{100 * r:.0f}%"] for a, per in items.items()
-                     for g, r in per.items()]
+              _html_table(["assignment", "graded", "mean", "median", "max"], stat_rows)]
+    awaiting = Counter((r["assignment"], r["grade_id"]) for r in tests
+                       if r["score"] == "" and (r["student_id"], r["assignment"]) in graded)
+    if items or awaiting:
+        item_rows = []
+        for assignment in assignments:
+            for grade_id in _items_in_order(tests, assignment, Path(run["source"])
+                                            if run.get("source") else None):
+                rate = items.get(assignment, {}).get(grade_id)
+                waiting = awaiting.get((assignment, grade_id), 0)
+                cell = "" if rate is None else f"{100 * rate:.0f}%"
+                if waiting:
+                    cell += (" (" if cell else "") + f"awaiting grading: {waiting}" + (
+                        ")" if rate is not None else "")
+                if rate is not None or waiting:
+                    item_rows.append([assignment, grade_id, cell])
         parts += ["<h2>Item analysis</h2><p>Share of graded submissions that earned all "
-                  "points of each behaviour: low rates show what the class gets wrong.</p>",
-                  _html_table(["assignment", "grade_id", "passed"], item_rows),
-                  "<img src='report_items.png' alt='pass rate per grade_id'>"]
+                  "points of each behaviour: low rates show what the class gets wrong. Written "
+                  "answers nobody has graded yet are <em>awaiting grading</em>, not failed.</p>",
+                  _html_table(["assignment", "grade_id", "passed"], item_rows)]
+    for assignment, figure in figures.items():
+        parts.append(f"<h3>{html.escape(assignment)}</h3><img src='{figure}' "
+                     f"alt='{html.escape(assignment)}: heat map of students by behaviours, "
+                     "and score histogram'>")
+    students = sorted({r["student_id"] for r in grades})
+    student_rows = []
+    for student in students:
+        links = " ".join(_feedback_links(out, student, a) for a in assignments).strip()
+        student_rows.append([student, _Raw(links or "no feedback page")])
+    parts += ["<h2>Students</h2><p>Each student's feedback pages (what the student is "
+              "given back).</p>", _html_table(["student", "feedback"], student_rows)]
     problems = [[r["student_id"], r["assignment"], r["status"]] for r in grades
                 if r["status"] != "graded"]
     if problems:

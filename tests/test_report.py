@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections import Counter
 
 import pytest
 from conftest import ASSIGNMENTS
@@ -18,17 +19,50 @@ def report_dir(graded_class, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     for name in ("grades.csv", "tests.csv", "run.json"):
         shutil.copy(graded_class["out"] / name, out / name)
+    shutil.copytree(graded_class["out"] / "feedback", out / "feedback")
     assert main(["report", str(out)]) == 0
     return out
 
 
 def test_report_files_are_written(report_dir):
-    for name in ("report.html", "report_scores.png", "report_items.png", "lms_grades.csv"):
+    for name in ("report.html", "lms_grades.csv",
+                 *(f"report_{assignment}.png" for assignment in ASSIGNMENTS)):
         assert (report_dir / name).stat().st_size > 0, name
     text = (report_dir / "report.html").read_text()
-    for section in ("Statuses", "Scores", "Item analysis", "Submissions that need a look"):
+    for section in ("Statuses", "Scores", "Item analysis", "Submissions that need a look",
+                    "Students"):
         assert section in text
     assert "--unsafe" not in text
+
+
+def test_each_assignment_has_one_small_figure(report_dir):
+    """One readable figure per assignment, not one endless column of bars."""
+    from matplotlib.image import imread
+
+    for assignment in ASSIGNMENTS:
+        height, width = imread(report_dir / f"report_{assignment}.png").shape[:2]
+        assert 300 < height <= 1200 and 600 < width <= 1200, (assignment, height, width)
+
+
+def test_written_answers_not_yet_graded_are_awaiting_not_failed(report_dir, graded_class):
+    text = (report_dir / "report.html").read_text()
+    graded = {(r["student_id"], r["assignment"]) for r in graded_class["grades"]
+              if r["status"] in ("graded", "timeout")}
+    pending = Counter((r["assignment"], r["grade_id"]) for r in graded_class["tests"]
+                      if r["score"] == "" and (r["student_id"], r["assignment"]) in graded)
+    assert pending
+    for (assignment, grade_id), count in pending.items():
+        row = text.split(f"<td>{assignment}</td><td>{grade_id}</td>", 1)[1].split("</tr>")[0]
+        # a rate counts only the answers already scored (a blank answer scores 0 at once)
+        assert f"awaiting grading: {count}" in row, (assignment, grade_id, row)
+
+
+def test_every_student_links_to_their_feedback_pages(report_dir):
+    text = (report_dir / "report.html").read_text()
+    students = text.split("<h2>Students</h2>", 1)[1]
+    for page in (report_dir / "feedback").rglob("*.html"):
+        link = page.relative_to(report_dir).as_posix()
+        assert f"href='{link}'" in students, link
 
 
 def test_lms_csv_has_one_row_per_student_and_a_column_per_assignment(report_dir, graded_class):

@@ -267,6 +267,12 @@ def _round_trip(hub, sessions):
         released = session.assignment_list()
         released.get_by_text(ASSIGNMENT).first.wait_for()
         session.shot(f"{number}a-{student}-assignment-list")
+        # students get the Assignments list and Validate, not formgrader
+        assert session.page.request.get(session.lab_url("formgrader")).status == 404
+        session.page.locator(".lm-MenuBar-item", has_text="Nbgrader").click()
+        menu = session.page.locator(".lm-Menu-content").last.inner_text()
+        assert "Assignment List" in menu and "Formgrader" not in menu, menu
+        session.page.keyboard.press("Escape")
         released.get_by_role("button", name="Fetch").click()
         fetched = session.page.locator("#fetched_assignments_list")
         fetched.get_by_text(ASSIGNMENT).first.wait_for()
@@ -300,6 +306,9 @@ def _round_trip(hub, sessions):
     # the instructor scores the show-your-work cell in formgrader's Manual Grading
     instructor.login()
     page = instructor.page
+    page.locator(".lm-MenuBar-item", has_text="Nbgrader").click()
+    assert "Formgrader" in page.locator(".lm-Menu-content").last.inner_text()
+    page.keyboard.press("Escape")
     page.goto(instructor.lab_url(f"formgrader/gradebook/{ASSIGNMENT}/{ASSIGNMENT}"))
     page.get_by_text("Submission #").first.wait_for()
     instructor.shot("4a-formgrader-manual-grading")

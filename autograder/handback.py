@@ -127,46 +127,35 @@ def regenerate_feedback(run: GradedRun, assignments: list[str] | None = None) ->
     return count
 
 
-FORMGRADER_CONFIG = '''\
-# Written by `python -m autograder formgrader`: formgrader on the grading run in this folder
-from autograder.config import apply_grading_policy
+def course_config(header: str, *, root: Path, source: Path, release: Path, submitted: Path,
+                  db_url: str | None = None) -> str:
+    """The text of an ``nbgrader_config.py`` for one course layout, ``header`` as comments.
 
-c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
-c.CourseDirectory.course_id = {course_id!r}
-c.CourseDirectory.root = {root!r}
-c.CourseDirectory.source_directory = {source!r}
-c.CourseDirectory.release_directory = {release!r}
-c.CourseDirectory.submitted_directory = {submitted!r}
-c.CourseDirectory.db_url = {db_url!r}
-apply_grading_policy(c)
-'''
+    The grading policy (feedback without hidden tests, the trusted test runner...) is the
+    grader's own, so formgrader and ``nbgrader`` commands behave as the grader does.
+    """
+    lines = [*(f"# {line}" for line in header.splitlines()),
+             "from autograder.config import apply_grading_policy", "",
+             "c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file",
+             f"c.CourseDirectory.course_id = {COURSE_ID!r}",
+             f"c.CourseDirectory.root = {str(root)!r}",
+             f"c.CourseDirectory.source_directory = {str(source)!r}",
+             f"c.CourseDirectory.release_directory = {str(release)!r}",
+             f"c.CourseDirectory.submitted_directory = {str(submitted)!r}"]
+    if db_url:
+        lines.append(f"c.CourseDirectory.db_url = {db_url!r}")
+    return "\n".join([*lines, "apply_grading_policy(c)", ""])
 
 
 def write_formgrader_config(run: GradedRun) -> Path:
     """``OUT/nbgrader_config.py``: nbgrader started in ``OUT`` works on this run."""
     paths = run.paths
     path = run.out / "nbgrader_config.py"
-    path.write_text(FORMGRADER_CONFIG.format(
-        course_id=COURSE_ID, root=str(paths.work), source=str(paths.source),
-        release=str(paths.release), submitted=str(paths.submitted), db_url=run.db_url))
+    path.write_text(course_config(
+        "Written by `python -m autograder formgrader`: formgrader on the grading run here",
+        root=paths.work, source=paths.source, release=paths.release,
+        submitted=paths.submitted, db_url=run.db_url))
     return path
-
-
-HUB_COURSE_CONFIG = '''\
-# Written by `python -m autograder hub-course` (hub/install.sh): the course {course}.
-# `nbgrader release_assignment` takes the release from notebooks/, `nbgrader collect` puts
-# submissions in submitted/, and the grader (`make hub-grade`) writes graded/: formgrader,
-# `nbgrader export` and `nbgrader release_feedback` all work on graded/nbgrader.
-from autograder.config import apply_grading_policy
-
-c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
-c.CourseDirectory.course_id = {course_id!r}
-c.CourseDirectory.root = {root!r}
-c.CourseDirectory.source_directory = {source!r}
-c.CourseDirectory.release_directory = {release!r}
-c.CourseDirectory.submitted_directory = {submitted!r}
-apply_grading_policy(c)
-'''
 
 
 def write_hub_course(dest: Path, owner: str, source: Path, release: Path) -> Path:
@@ -198,10 +187,13 @@ def write_hub_course(dest: Path, owner: str, source: Path, release: Path) -> Pat
     # nbgrader collect opens the gradebook there before the grader has run
     (dest / "graded" / "nbgrader").mkdir(parents=True, exist_ok=True)
     config = dest.parent / "nbgrader_config.py"
-    config.write_text(HUB_COURSE_CONFIG.format(
-        course=dest, course_id=COURSE_ID, root=str(dest / "graded" / "nbgrader"),
-        source=str(dest / "solutions"), release=str(dest / "notebooks"),
-        submitted=str(dest / "submitted")))
+    config.write_text(course_config(
+        f"Written by `python -m autograder hub-course` (hub/install.sh): the course {dest}.\n"
+        "`nbgrader release_assignment` takes the release from notebooks/, `nbgrader collect`\n"
+        "puts submissions in submitted/, the grader (`make hub-grade`) writes graded/:\n"
+        "formgrader, `nbgrader export` and `nbgrader release_feedback` work on graded/nbgrader.",
+        root=dest / "graded" / "nbgrader", source=dest / "solutions",
+        release=dest / "notebooks", submitted=dest / "submitted"))
     for path in (config, dest, *dest.rglob("*")):
         os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
     dest.chmod(0o700)

@@ -7,6 +7,8 @@ import os
 import shutil
 import socket
 import subprocess
+import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,6 +65,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_serving(url, server: subprocess.Popen, log: Path, what: str,
+                       timeout: float = 120) -> None:
+    """Return once ``url`` (a URL or a ``urllib`` request) answers.
+
+    Fails with the end of the server's ``log`` if the server exits first, and says so if
+    it stays silent for ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        assert server.poll() is None, f"{what} exited:\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            assert time.monotonic() < deadline, f"{what} did not answer within {timeout:.0f} s"
+            time.sleep(0.5)
 
 
 def ensure_debian_package(package: str, find: Callable[[], Path | None]) -> Path:

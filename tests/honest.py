@@ -84,12 +84,21 @@ def honest_notebook(style: str, assignment: str, release: Path = REPO / "noteboo
 
 
 def run_in_kernel(nb, cwd: Path, timeout: int = 120):
-    """Execute ``nb`` as a student would (tests in the kernel); return it executed."""
+    """Execute ``nb`` as a student would (tests in the kernel); return it executed.
+
+    Safe to call from a worker thread: nbclient runs on an event loop of the calling
+    thread's own (jupyter_core's), which is closed afterwards: a loop left open keeps
+    its sockets open until the garbage collector complains.
+    """
+    from jupyter_core.utils import ensure_event_loop
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(cwd)}})
-    client.execute()
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(cwd)}})
+        client.execute()
+    finally:
+        ensure_event_loop().close()  # the loop nbclient used (the next call makes a new one)
     return nb
 
 

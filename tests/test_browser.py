@@ -25,8 +25,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -38,6 +36,7 @@ from conftest import (
     free_port,
     is_test_cell,
     read_notebook,
+    wait_until_serving,
 )
 
 from autograder.config import CoursePaths
@@ -104,16 +103,7 @@ def lab(tmp_path_factory):
         cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, (
-                f"jupyter lab exited:\n{(root / 'jupyter.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "jupyter lab did not answer within 120 s"
-                time.sleep(0.5)
+        wait_until_serving(f"{url}/api/status", server, root / "jupyter.log", "jupyter lab")
         yield {"url": url, "course": course, "log": root / "jupyter.log"}
     finally:
         # SIGTERM: jupyter shuts its kernels down, then exits; SIGKILL if it hangs

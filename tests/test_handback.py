@@ -15,11 +15,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
-from conftest import free_port, read_csv
+from conftest import free_port, read_csv, wait_until_serving
 
 from autograder.__main__ import main
 from autograder.grading import GradingError
@@ -58,15 +57,9 @@ def formgrader(out):
          "--token", TOKEN], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, (out.parent / "formgrader.log").read_text()[-3000:]
-            try:
-                _api(f"{base}/formgrader/api/status")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "formgrader did not answer within 120 s"
-                time.sleep(0.5)
+        status = urllib.request.Request(f"{base}/formgrader/api/status",
+                                        headers={"Authorization": f"token {TOKEN}"})
+        wait_until_serving(status, server, out.parent / "formgrader.log", "formgrader")
         yield base
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO, SOLUTIONS, ensure_debian_package, free_port
+from conftest import REPO, SOLUTIONS, ensure_debian_package, free_port, wait_until_serving
 
 from autograder.release import write_student_repo
 from autograder.sample_class import MISTAKES, fill_release
@@ -114,15 +114,7 @@ def hub():
         start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, log_path.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{url}/hub/health", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the hub did not answer within 120 s"
-                time.sleep(0.5)
+        wait_until_serving(f"{url}/hub/health", server, log_path, "the hub")
         yield {"url": url, "log": log_path, "ports": (port, api_port, proxy_port)}
     finally:
         with contextlib.suppress(ProcessLookupError):

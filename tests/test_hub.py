@@ -62,20 +62,41 @@ def home(user: str) -> Path:
     return Path(pwd.getpwnam(user).pw_dir)
 
 
+def _exists(user: str) -> bool:
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return True
+
+
 def _remove_test_accounts() -> None:
+    """Every account the test made, with its processes and home (retried: userdel refuses
+    while a process of the user is still exiting)."""
     for user in USERS:
-        with contextlib.suppress(KeyError):
-            pwd.getpwnam(user)
+        deadline = time.monotonic() + 20
+        while _exists(user):
             subprocess.run(["pkill", "-KILL", "-u", user], check=False)
-            time.sleep(0.2)
             subprocess.run(["userdel", "--remove", user], check=False, capture_output=True)
+            assert time.monotonic() < deadline, f"cannot remove the test account {user}"
+            time.sleep(0.2)
     with contextlib.suppress(KeyError):
         if not grp.getgrnam("kl-hub-users").gr_mem:
             subprocess.run(["groupdel", "kl-hub-users"], check=False)
 
 
+def _stop_leftover_proxy() -> None:
+    """A hub that crashes leaves its proxy running (in a session of its own): stop it."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int((PREFIX / "state" / "proxy.pid").read_text())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"configurable-http-proxy" in command:
+            os.kill(pid, signal.SIGTERM)
+
+
 def _forget_state() -> None:
     """Everything of a previous run but the environment and the proxy (the install cache)."""
+    _stop_leftover_proxy()
     for name in ("state", "exchange", "roster.txt", "etc", "upstream"):
         path = PREFIX / name
         if path.is_dir():

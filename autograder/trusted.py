@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import importlib
 import inspect
 import io
@@ -161,8 +162,12 @@ def own_work(name, forbidden):
 """.replace("@MIME@", RESULT_MIME)
 
 
+@functools.cache
 def _install_code() -> str:
-    """The first probe's preamble: the kernel side, installed in a private namespace."""
+    """The first probe's preamble: the kernel side, installed in a private namespace.
+
+    The same text for every notebook a worker grades, so it is built once per process.
+    """
     checks_source = inspect.getsource(checks)
     return (f"__kl_grader = {{'__name__': '__kl_grader__'}}\n"
             f"exec(compile({_KERNEL_SIDE!r}, '<kl-grader>', 'exec'), __kl_grader)\n"

@@ -105,13 +105,17 @@ def _import_dotted(name: str):
     raise ValueError(f"forbidden routine {name!r} does not exist")
 
 
+def _in_reference_package(module) -> bool:
+    """True when ``module`` (a module's name) is the reference package or one of its modules."""
+    return isinstance(module, str) and (module == REFERENCE_PACKAGE
+                                        or module.startswith(REFERENCE_PACKAGE + "."))
+
+
 def is_reference(obj) -> bool:
     """True when ``obj`` is a function or class of the course's reference package."""
     if isinstance(obj, types.ModuleType) or not callable(obj):
         return False
-    module = getattr(obj, "__module__", None)
-    return isinstance(module, str) and (module == REFERENCE_PACKAGE
-                                        or module.startswith(REFERENCE_PACKAGE + "."))
+    return _in_reference_package(getattr(obj, "__module__", None))
 
 
 def _full_name(obj) -> str:
@@ -316,13 +320,9 @@ def delegations(func, forbidden=()) -> list[str]:
         target = target.func if isinstance(target, functools.partial) else target.__func__
     home = getattr(target, "__globals__", None)
     reader = _Reader(home if isinstance(home, dict) else {}, resolve_forbidden(forbidden))
-    name = getattr(target, "__name__", "your function")
-    if isinstance(target, types.FunctionType) and reader._verdict(target) is None:
-        reader.visit(func, name, ())
-        reader.seen.discard(id(target))
-        reader.read(target, (name,))
-    else:
-        reader.visit(func, name, ())
+    # the function is the student's by construction (its own globals are the home), so
+    # visiting it reads its code; a partial's bound arguments are visited too
+    reader.visit(func, getattr(target, "__name__", "your function"), ())
     return list(reader.found)
 
 
@@ -350,9 +350,10 @@ class CallWatch:
         self._targets: dict[types.CodeType, str] = {}
         self._wrappers: set[types.CodeType] = set()
         for obj, name in resolve_forbidden(forbidden).values():
-            layers = []
-            while isinstance(obj, types.FunctionType | functools.partial):
-                obj = obj.func if isinstance(obj, functools.partial) else obj
+            while isinstance(obj, functools.partial):
+                obj = obj.func
+            layers = []  # the routine and the functions its decorators wrapped, outermost first
+            while isinstance(obj, types.FunctionType):
                 layers.append(obj)
                 obj = getattr(obj, "__wrapped__", None)
             if layers:
@@ -380,8 +381,7 @@ class CallWatch:
         name = self._targets.get(code)
         if name is None:
             module = frame.f_globals.get("__name__")
-            if not isinstance(module, str) or not (
-                    module == REFERENCE_PACKAGE or module.startswith(REFERENCE_PACKAGE + ".")):
+            if not _in_reference_package(module):
                 return None
             if code is _WATCH_EXIT:
                 return None  # the watch itself, leaving
@@ -422,8 +422,7 @@ def assert_own_work(func, *, forbidden=()) -> None:
     if isinstance(func, RemoteCallable):
         problems = func.own_work_problems(forbidden)
     else:
-        resolve_forbidden(forbidden)  # a typo in a test fails here, loudly
-        problems = delegations(func, forbidden)
+        problems = delegations(func, forbidden)  # a typo in ``forbidden`` raises ValueError
     if problems:
         raise DelegationError(delegation_message(getattr(func, "__name__", "your function"),
                                                  problems))

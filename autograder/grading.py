@@ -39,6 +39,7 @@ from .config import (
     COURSE_ID,
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_NOTEBOOK_TIMEOUT,
+    REPO_ROOT,
     CoursePaths,
     ensure_venv_on_path,
     list_assignments,
@@ -49,6 +50,8 @@ from .sandbox import sandbox_problem
 from .worker import init_worker, safe_grade_submission, warm_up
 
 STATUSES = ("graded", "invalid", "timeout", "error", "missing")
+#: the statuses of a submission nbgrader graded: it has scores in the gradebook
+SCORED_STATUSES = ("graded", "timeout")
 GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status")
 TESTS_COLUMNS = ("student_id", "assignment", "grade_id", "score", "max_score")
 
@@ -254,7 +257,7 @@ def _copy_feedback(paths: CoursePaths, out: Path, result: AssignmentResult) -> N
     dest = out / "feedback" / result.student_id / result.assignment
     if dest.exists():
         shutil.rmtree(dest)
-    if result.status not in ("graded", "timeout"):
+    if result.status not in SCORED_STATUSES:
         _write_status_feedback(out, result)
     elif source.is_dir() and any(source.glob("*.html")):
         shutil.copytree(source, dest)
@@ -339,7 +342,7 @@ def _grade_class(submissions: Path, out: Path, students: list[str],
                  progress) -> list[AssignmentResult]:
     work = out / "nbgrader"
     paths = CoursePaths.for_repo(work, release=work / "release", submitted=submissions,
-                                 **({"repo": options.course} if options.course else {}))
+                                 repo=options.course or REPO_ROOT)
     if not paths.source.is_dir():
         raise GradingError(f"no solutions/ folder in the course folder {paths.source.parent}")
     db_url = options.db_url or sqlite_url(work)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .config import COURSE_ID, CoursePaths, sqlite_url
 from .grading import (
+    SCORED_STATUSES,
     AssignmentResult,
     GradingError,
     _copy_feedback,
@@ -97,7 +98,7 @@ def export_grades(run: GradedRun) -> list[AssignmentResult]:
     """
     results = _read_results(run.out)
     for result in results:
-        if result.status in ("graded", "timeout"):
+        if result.status in SCORED_STATUSES:
             result.score, result.max_score, result.tests = _gradebook_scores(
                 run.db_url, result.student_id, result.assignment)
     write_csvs(run.out, results)
@@ -113,7 +114,7 @@ def regenerate_feedback(run: GradedRun, assignments: list[str] | None = None) ->
     api = nbgrader_api(run.paths, db_url=run.db_url)
     count = 0
     for result in _read_results(run.out):
-        if result.status not in ("graded", "timeout"):
+        if result.status not in SCORED_STATUSES:
             continue
         if assignments and result.assignment not in assignments:
             continue

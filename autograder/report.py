@@ -31,7 +31,7 @@ from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .grading import GRADES_COLUMNS, STATUSES, TESTS_COLUMNS  # noqa: E402
+from .grading import GRADES_COLUMNS, SCORED_STATUSES, STATUSES, TESTS_COLUMNS  # noqa: E402
 
 # share of the points earned: red (none) through yellow to green (all)
 _EARNED = LinearSegmentedColormap.from_list("earned", ["#d73027", "#fee08b", "#1a9850"])
@@ -98,10 +98,9 @@ def _items_in_order(tests: list[dict], assignment: str, source: Path | None = No
     return sorted(listed, key=lambda g: position.get(g, len(position)))
 
 
-def _plot_assignment(assignment: str, grades: list[dict], tests: list[dict],
-                     graded: set[tuple[str, str]], path: Path, source: Path | None) -> None:
-    """Heat map (students x behaviours) and score histogram of one assignment."""
-    items = _items_in_order(tests, assignment, source)
+def _plot_assignment(assignment: str, items: list[str], grades: list[dict], tests: list[dict],
+                     graded: set[tuple[str, str]], path: Path) -> None:
+    """Heat map (students x ``items``, the behaviours) and score histogram of one assignment."""
     students = sorted(s for s, a in graded if a == assignment)
     earned = np.full((len(students), len(items)), np.nan)
     awaiting = np.zeros(earned.shape, dtype=bool)
@@ -122,7 +121,7 @@ def _plot_assignment(assignment: str, grades: list[dict], tests: list[dict],
     height = 2.6 + 0.18 * min(len(students), _LABELLED_ROWS)
     fig, (ax_map, ax_hist) = plt.subplots(
         1, 2, figsize=(10, height), gridspec_kw={"width_ratios": [3, 2]})
-    ax_map.imshow(np.where(awaiting, np.nan, earned), cmap=_EARNED, vmin=0, vmax=1,
+    ax_map.imshow(earned, cmap=_EARNED, vmin=0, vmax=1,
                   aspect="auto", interpolation="nearest")
     if awaiting.any():
         ax_map.imshow(np.where(awaiting, 1.0, np.nan), cmap=LinearSegmentedColormap.from_list(
@@ -179,18 +178,20 @@ def write_report(out: Path) -> Path:
         raise ReportError(f"{out / 'grades.csv'} has no rows")
     run = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {}
     graded = {(r["student_id"], r["assignment"]) for r in grades
-              if r["status"] in ("graded", "timeout")}
+              if r["status"] in SCORED_STATUSES}
     items = item_analysis(tests, graded)
 
     assignments = sorted({r["assignment"] for r in grades})
+    source = Path(run["source"]) if run.get("source") else None
+    order = {a: _items_in_order(tests, a, source) for a in assignments}
     for stale in out.glob("report_*.png"):
         stale.unlink()  # figures of an earlier report, perhaps of other assignments
     figures = {}
     for assignment in assignments:
         if any(a == assignment for _, a in graded):
             figures[assignment] = f"report_{assignment}.png"
-            _plot_assignment(assignment, grades, tests, graded, out / figures[assignment],
-                             Path(run["source"]) if run.get("source") else None)
+            _plot_assignment(assignment, order[assignment], grades, tests, graded,
+                             out / figures[assignment])
     header, rows = lms_table(grades)
     with open(out / "lms_grades.csv", "w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
@@ -229,8 +230,7 @@ def write_report(out: Path) -> Path:
     if items or awaiting:
         item_rows = []
         for assignment in assignments:
-            for grade_id in _items_in_order(tests, assignment, Path(run["source"])
-                                            if run.get("source") else None):
+            for grade_id in order[assignment]:
                 rate = items.get(assignment, {}).get(grade_id)
                 waiting = awaiting.get((assignment, grade_id), 0)
                 cell = "" if rate is None else f"{100 * rate:.0f}%"

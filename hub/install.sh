@@ -62,12 +62,13 @@ echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "ch
   > "$PREFIX/venv/share/jupyter/lab/settings/overrides.json"
 chmod -R a+rX "$PREFIX/venv"
 
-# the proxy, from the npm registry, as pinned by the lock file
+# the proxy, from the npm registry, as pinned by the lock file (again only when it changed)
 mkdir -p "$PREFIX/proxy"
-cp "$REPO/hub/package.json" "$REPO/hub/package-lock.json" "$PREFIX/proxy/"
-if ! cmp -s "$REPO/hub/package-lock.json" "$PREFIX/proxy/node_modules/.package-lock.json" 2>/dev/null \
+if ! cmp -s "$REPO/hub/package-lock.json" "$PREFIX/proxy/.installed-lock.json" \
    || [ ! -x "$PREFIX/proxy/node_modules/.bin/configurable-http-proxy" ]; then
+  cp "$REPO/hub/package.json" "$REPO/hub/package-lock.json" "$PREFIX/proxy/"
   (cd "$PREFIX/proxy" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$REPO/hub/package-lock.json" "$PREFIX/proxy/.installed-lock.json"
 fi
 
 # nbgrader's exchange: everyone writes, nobody deletes another's files

@@ -146,7 +146,8 @@ def hub():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(server.pid, signal.SIGKILL)
         log.close()
-        shutil.copy(log_path, ARTIFACTS / "hub.log") if ARTIFACTS.is_dir() else None
+        if ARTIFACTS.is_dir():
+            shutil.copy(log_path, ARTIFACTS / "hub.log")
         _remove_test_accounts()
         _forget_state()
 

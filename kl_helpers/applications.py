@@ -21,19 +21,22 @@ from __future__ import annotations
 
 import heapq
 import math
-import numbers
 
 import numpy as np
 
-from .divergences import (
-    _as_float_array,
-    _first_offender,
-    _real_scalar,
-    kl_from_logits,
-    log_softmax,
-    softmax,
-    validate_distribution,
+from ._validation import (
+    broadcast_shape,
+    check_shape,
+    first_offender,
+    float_array,
+    one_dimensional,
+    positive_array,
+    positive_scalar,
+    real_scalar,
+    reject_where,
+    same_shape,
 )
+from .divergences import kl_from_logits, log_softmax, softmax, validate_distribution
 
 __all__ = [
     "distillation_loss",
@@ -53,19 +56,8 @@ __all__ = [
 # ---------------------------------------------------------------------------------------
 
 
-def _positive_scalar(x, name: str) -> float:
-    if (
-        isinstance(x, bool)
-        or not isinstance(x, numbers.Real)
-        or not math.isfinite(x)
-        or not x > 0
-    ):
-        raise ValueError(f"{name} must be a finite number > 0, got {x!r}")
-    return float(x)
-
-
 def _logit_batch(x, name: str) -> np.ndarray:
-    arr = _as_float_array(x, name)
+    arr = float_array(x, name)
     if arr.ndim not in (1, 2):
         raise ValueError(
             f"{name} must have shape (k,) or (n, k) (classes along the last axis), "
@@ -76,21 +68,25 @@ def _logit_batch(x, name: str) -> np.ndarray:
     return arr
 
 
+def _logit_pair(student_logits, teacher_logits) -> tuple[np.ndarray, np.ndarray]:
+    """``(z_s, z_t)``: two `_logit_batch` arrays of the same shape."""
+    z_s = _logit_batch(student_logits, "student_logits")
+    z_t = _logit_batch(teacher_logits, "teacher_logits")
+    same_shape({"student_logits": z_s, "teacher_logits": z_t})
+    return z_s, z_t
+
+
 def _labels(labels, n_classes: int, batch_shape: tuple[int, ...]) -> np.ndarray:
     arr = np.asarray(labels)
     if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
         raise ValueError(f"labels must be integer class indices, got dtype {arr.dtype}")
-    if arr.shape != batch_shape:
-        raise ValueError(
-            f"labels must have shape {batch_shape} (one class index per row of the logits), "
-            f"got shape {arr.shape}"
-        )
+    check_shape(arr, "labels", batch_shape, " (one class index per row of the logits)")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
         raise ValueError("labels must be whole numbers (class indices)")
     arr = arr.astype(np.int64)
     outside = (arr < 0) | (arr >= n_classes)
     if outside.any():
-        location, value = _first_offender(arr, outside)
+        location, value = first_offender(arr, outside)
         raise ValueError(
             f"labels must lie in [0, {n_classes - 1}] for {n_classes} classes, "
             f"got {int(value)}{location}"
@@ -99,7 +95,7 @@ def _labels(labels, n_classes: int, batch_shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _observations(x) -> np.ndarray:
-    arr = _as_float_array(x, "x")
+    arr = float_array(x, "x")
     if arr.ndim > 1:
         raise ValueError(
             f"x must be a scalar or a 1-D array of observations, got shape {arr.shape}"
@@ -138,17 +134,10 @@ def distillation_loss(student_logits, teacher_logits, labels, temperature, alpha
             integers of the batch shape inside ``[0, k)``; if ``temperature`` is not a
             finite number > 0 or ``alpha`` is not in ``[0, 1]``.
     """
-    z_s = _logit_batch(student_logits, "student_logits")
-    z_t = _logit_batch(teacher_logits, "teacher_logits")
-    if z_s.shape != z_t.shape:
-        raise ValueError(
-            f"student_logits {z_s.shape} and teacher_logits {z_t.shape} must have the same shape"
-        )
+    z_s, z_t = _logit_pair(student_logits, teacher_logits)
     y = _labels(labels, z_s.shape[-1], z_s.shape[:-1])
-    t = _positive_scalar(temperature, "temperature")
-    a = _real_scalar(alpha, "alpha")
-    if not 0.0 <= a <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
+    t = positive_scalar(temperature, "temperature")
+    a = real_scalar(alpha, "alpha", low=0.0, high=1.0)
     soft = kl_from_logits(z_t / t, z_s / t)  # KL(teacher || student), per example
     log_q = log_softmax(z_s)
     hard = -np.take_along_axis(log_q, y[..., None], axis=-1)[..., 0]
@@ -177,13 +166,8 @@ def distillation_soft_gradient(student_logits, teacher_logits, temperature, *, t
     Raises:
         ValueError: as `distillation_loss` for the logits and ``temperature``.
     """
-    z_s = _logit_batch(student_logits, "student_logits")
-    z_t = _logit_batch(teacher_logits, "teacher_logits")
-    if z_s.shape != z_t.shape:
-        raise ValueError(
-            f"student_logits {z_s.shape} and teacher_logits {z_t.shape} must have the same shape"
-        )
-    t = _positive_scalar(temperature, "temperature")
+    z_s, z_t = _logit_pair(student_logits, teacher_logits)
+    t = positive_scalar(temperature, "temperature")
     gap = softmax(z_s / t) - softmax(z_t / t)
     return gap * t if t_squared else gap / t
 
@@ -196,9 +180,9 @@ def distillation_soft_gradient(student_logits, teacher_logits, temperature, *, t
 def _model(x, noise_sd, prior_mean, prior_sd):
     return (
         _observations(x),
-        _positive_scalar(noise_sd, "noise_sd"),
-        _real_scalar(prior_mean, "prior_mean"),
-        _positive_scalar(prior_sd, "prior_sd"),
+        positive_scalar(noise_sd, "noise_sd"),
+        real_scalar(prior_mean, "prior_mean"),
+        positive_scalar(prior_sd, "prior_sd"),
     )
 
 
@@ -284,18 +268,10 @@ def elbo(q_mean, q_sd, x, noise_sd, prior_mean=0.0, prior_sd=1.0):
             non-numeric, NaN or infinite, ``q_sd`` is not > 0, or the two do not broadcast.
     """
     obs, noise, m0, s0 = _model(x, noise_sd, prior_mean, prior_sd)
-    m = _as_float_array(q_mean, "q_mean")
-    s = _as_float_array(q_sd, "q_sd")
-    not_positive = ~(s > 0)
-    if not_positive.any():
-        location, value = _first_offender(s, not_positive)
-        raise ValueError(f"q_sd must be > 0 (a standard deviation), got {value!r}{location}")
-    try:
-        m, s = np.broadcast_arrays(m, s)
-    except ValueError as exc:
-        raise ValueError(
-            f"q_mean {m.shape} and q_sd {s.shape} cannot be broadcast together"
-        ) from exc
+    m = float_array(q_mean, "q_mean")
+    s = positive_array(q_sd, "q_sd")
+    broadcast_shape({"q_mean": m, "q_sd": s})
+    m, s = np.broadcast_arrays(m, s)
     n = obs.size
     # sum_i (x_i - m)^2 = sum_i (x_i - xbar)^2 + n (xbar - m)^2: no loop over observations
     xbar = obs.mean()
@@ -331,9 +307,7 @@ def ideal_code_lengths_bits(q):
     Raises:
         ValueError: as `validate_distribution` (naming ``q``), or if ``q`` is not 1-D.
     """
-    arr = validate_distribution(q, "q")
-    if arr.ndim != 1:
-        raise ValueError(f"q must be 1-D (one probability per symbol), got shape {arr.shape}")
+    arr = one_dimensional(validate_distribution(q, "q"), "q", "one probability per symbol")
     with np.errstate(divide="ignore"):
         return 0.0 - np.log2(arr)
 
@@ -379,9 +353,7 @@ def huffman_code_lengths(q):
     Raises:
         ValueError: as `ideal_code_lengths_bits`.
     """
-    arr = validate_distribution(q, "q")
-    if arr.ndim != 1:
-        raise ValueError(f"q must be 1-D (one probability per symbol), got shape {arr.shape}")
+    arr = one_dimensional(validate_distribution(q, "q"), "q", "one probability per symbol")
     lengths = np.zeros(arr.size, dtype=np.int64)
     heap = [(float(prob), order, [order]) for order, prob in enumerate(arr)]
     heapq.heapify(heap)
@@ -414,20 +386,13 @@ def expected_code_length_bits(p, code_lengths):
         ValueError: naming the argument, if ``p`` is not a 1-D distribution, if
             ``code_lengths`` is non-numeric, NaN, negative or -inf, or if the shapes differ.
     """
-    prob = validate_distribution(p, "p")
-    if prob.ndim != 1:
-        raise ValueError(f"p must be 1-D (one probability per symbol), got shape {prob.shape}")
+    prob = one_dimensional(validate_distribution(p, "p"), "p", "one probability per symbol")
     raw = np.asarray(code_lengths)
     if raw.dtype.kind not in "biuf" or raw.dtype.kind == "b":
         raise ValueError(f"code_lengths must be real numbers of bits, got dtype {raw.dtype}")
     lengths = raw.astype(np.float64)
-    bad = np.isnan(lengths) | (lengths < 0)
-    if bad.any():
-        location, value = _first_offender(lengths, bad)
-        raise ValueError(f"code_lengths must be >= 0 bits (+inf allowed), got {value}{location}")
-    if lengths.shape != prob.shape:
-        raise ValueError(
-            f"code_lengths must have the shape of p, {prob.shape}, got {lengths.shape}"
-        )
+    reject_where(lengths, "code_lengths", np.isnan(lengths) | (lengths < 0),
+                 ">= 0 bits (+inf allowed)")
+    check_shape(lengths, "code_lengths", prob.shape, " (the shape of p)")
     used = prob > 0
     return float(np.sum(prob[used] * lengths[used]))

@@ -1,7 +1,7 @@
 """Closed-form KL divergences between common parametric families, in nats.
 
-Divide a result by ``math.log(2)`` for bits. Argument checks reuse the package's single
-validation routine, so errors are ``ValueError`` messages that name the argument.
+Divide a result by ``math.log(2)`` for bits. Argument checks are the package's shared
+ones, so errors are ``ValueError`` messages that name the argument.
 """
 
 from __future__ import annotations
@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from .divergences import _as_float_array, _check_pair, _first_offender, _relative_entropy
+from ._validation import (
+    broadcast_shape,
+    check_pair,
+    check_shape,
+    float_array,
+    positive_array,
+    probability_array,
+)
+from .divergences import _relative_entropy
 
 __all__ = [
     "gaussian_kl",
@@ -21,24 +29,6 @@ __all__ = [
 # Relative tolerance for calling a covariance matrix symmetric: far above the rounding
 # of products like A @ A.T, far below any deliberate asymmetry
 _SYMMETRY_RTOL = 1e-10
-
-
-def _positive_array(x, name: str, *, what: str = "a standard deviation") -> np.ndarray:
-    """``x`` as a float array whose entries are all > 0; else ValueError naming ``what`` it is."""
-    arr = _as_float_array(x, name)
-    not_positive = ~(arr > 0)
-    if not_positive.any():
-        location, value = _first_offender(arr, not_positive)
-        raise ValueError(f"{name} must be > 0 ({what}), got {value!r}{location}")
-    return arr
-
-
-def _broadcast_shape(arrays: dict[str, np.ndarray]) -> tuple[int, ...]:
-    try:
-        return np.broadcast_shapes(*(a.shape for a in arrays.values()))
-    except ValueError as exc:
-        shapes = ", ".join(f"{name} {a.shape}" for name, a in arrays.items())
-        raise ValueError(f"shapes cannot be broadcast together: {shapes}") from exc
 
 
 def gaussian_kl(mu_p, sigma_p, mu_q, sigma_q):
@@ -63,12 +53,12 @@ def gaussian_kl(mu_p, sigma_p, mu_q, sigma_q):
             infinite, if a sigma is <= 0, or if the shapes do not broadcast.
     """
     args = {
-        "mu_p": _as_float_array(mu_p, "mu_p"),
-        "sigma_p": _positive_array(sigma_p, "sigma_p"),
-        "mu_q": _as_float_array(mu_q, "mu_q"),
-        "sigma_q": _positive_array(sigma_q, "sigma_q"),
+        "mu_p": float_array(mu_p, "mu_p"),
+        "sigma_p": positive_array(sigma_p, "sigma_p"),
+        "mu_q": float_array(mu_q, "mu_q"),
+        "sigma_q": positive_array(sigma_q, "sigma_q"),
     }
-    _broadcast_shape(args)
+    broadcast_shape(args)
     # Ratios, not squares of sigmas, so that tiny or huge scales do not over/underflow
     scale_ratio = args["sigma_p"] / args["sigma_q"]
     mean_gap = (args["mu_p"] - args["mu_q"]) / args["sigma_q"]
@@ -76,7 +66,7 @@ def gaussian_kl(mu_p, sigma_p, mu_q, sigma_q):
 
 
 def _mean_vector(x, name: str) -> np.ndarray:
-    mean = _as_float_array(x, name)
+    mean = float_array(x, name)
     if mean.ndim != 1:
         raise ValueError(f"{name} must be a 1-D mean vector of shape (k,), got shape {mean.shape}")
     return mean
@@ -84,11 +74,8 @@ def _mean_vector(x, name: str) -> np.ndarray:
 
 def _cholesky_of_covariance(x, name: str, k: int) -> np.ndarray:
     """Lower Cholesky factor of a (k, k) symmetric positive-definite matrix, checked."""
-    cov = _as_float_array(x, name)
-    if cov.shape != (k, k):
-        raise ValueError(
-            f"{name} must have shape ({k}, {k}) to match the mean vectors, got {cov.shape}"
-        )
+    cov = float_array(x, name)
+    check_shape(cov, name, (k, k), " to match the mean vectors")
     asymmetry = np.max(np.abs(cov - cov.T))
     if asymmetry > _SYMMETRY_RTOL * np.max(np.abs(cov)):
         raise ValueError(
@@ -145,15 +132,6 @@ def mvn_kl(mu_p, cov_p, mu_q, cov_q):
     return 0.5 * (np.sum(whitened_chol_p**2) + np.sum(whitened_gap**2) - k + log_det_ratio)
 
 
-def _probability_array(x, name: str) -> np.ndarray:
-    arr = _as_float_array(x, name)
-    outside = (arr < 0) | (arr > 1)
-    if outside.any():
-        location, value = _first_offender(arr, outside)
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}{location}")
-    return arr
-
-
 def bernoulli_kl(p, q):
     """KL divergence between Bernoulli distributions, ``D(Bern(p) || Bern(q))``.
 
@@ -172,9 +150,9 @@ def bernoulli_kl(p, q):
         ValueError: naming the argument, if it is non-numeric, empty, NaN, or outside
             ``[0, 1]``, or if the shapes do not broadcast.
     """
-    p_arr = _probability_array(p, "p")
-    q_arr = _probability_array(q, "q")
-    _broadcast_shape({"p": p_arr, "q": q_arr})
+    p_arr = probability_array(p, "p")
+    q_arr = probability_array(q, "q")
+    broadcast_shape({"p": p_arr, "q": q_arr})
     # A Bernoulli is the two-outcome distribution [p, 1 - p]: reuse the discrete kernel
     kl = _relative_entropy(p_arr, q_arr) + _relative_entropy(1.0 - p_arr, 1.0 - q_arr)
     return kl[()] if kl.ndim == 0 else kl
@@ -203,12 +181,12 @@ def diag_gaussian_kl_to_standard_normal(mu, log_var, axis: int = -1):
         ValueError: naming the argument, if it is non-numeric, 0-d, empty, NaN or
             infinite; if the latent axis sizes differ or the shapes do not broadcast.
     """
-    mean = _as_float_array(mu, "mu")
-    log_variance = _as_float_array(log_var, "log_var")
+    mean = float_array(mu, "mu")
+    log_variance = float_array(log_var, "log_var")
     if mean.ndim == 0 or log_variance.ndim == 0:
         name = "mu" if mean.ndim == 0 else "log_var"
         raise ValueError(f"{name} is 0-d; pass one entry per latent dimension along axis {axis}")
-    _check_pair(mean, log_variance, axis, ("mu", "log_var"), what="latent dimensions")
+    check_pair(mean, log_variance, axis, ("mu", "log_var"), what="latent dimensions")
     # sigma^2 - 1 - log sigma^2 as expm1(lv) - lv: no cancellation against the 1 when
     # sigma^2 is close to 1, which is where a trained VAE's posterior often sits
     per_dimension = 0.5 * (mean**2 + np.expm1(log_variance) - log_variance)

@@ -13,11 +13,17 @@ Conventions (Cover & Thomas, *Elements of Information Theory*, 2nd ed., section 
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 from scipy.special import logsumexp
+
+from ._validation import (
+    check_pair,
+    distribution,
+    distribution_pair,
+    float_array,
+    log_of_base,
+    normalize_axis,
+)
 
 __all__ = [
     "SUM_ATOL",
@@ -40,114 +46,6 @@ tight enough to catch unnormalised counts, weights or forgotten divisions.
 
 # Smallest positive normal float64 (C's DBL_MIN); below it a ratio p/q has lost precision
 _DBL_MIN = np.finfo(np.float64).tiny
-
-
-# ---------------------------------------------------------------------------------------
-# Validation (one routine, shared by every public function of the package)
-# ---------------------------------------------------------------------------------------
-
-
-def _format_index(index: tuple[int, ...]) -> str:
-    # A 1-D index reads better as "2" than as "(2,)"
-    return str(index[0]) if len(index) == 1 else str(index)
-
-
-def _first_offender(arr: np.ndarray, mask: np.ndarray) -> tuple[str, float]:
-    """Return ``(" at index i", value)`` for the first True entry of ``mask``.
-
-    The location is empty for 0-d arrays, which have no index worth printing.
-    """
-    index = tuple(int(i) for i in np.argwhere(mask)[0])
-    location = f" at index {_format_index(index)}" if index else ""
-    return location, float(arr[index])
-
-
-def _as_float_array(x, name: str, *, allow_neg_inf: bool = False) -> np.ndarray:
-    """Convert ``x`` to a new float64 array; reject non-numbers, empty input, NaN and inf.
-
-    This is the single entry check of the package: every public function passes each of
-    its array arguments through it, so every error message names the offending argument.
-
-    Raises:
-        ValueError: ``x`` is not numeric (strings, None, ragged lists, complex numbers),
-            is empty, contains NaN, or contains +-inf (-inf is allowed when
-            ``allow_neg_inf`` is true, as for logits).
-    """
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as exc:  # ragged nested lists fail here
-        raise ValueError(f"{name} must be an array of real numbers; numpy says: {exc}") from exc
-    if arr.dtype.kind not in "biufO":
-        raise ValueError(
-            f"{name} must contain real numbers, got an array of dtype {arr.dtype} "
-            f"(from {type(x).__name__})"
-        )
-    if arr.dtype.kind == "O":
-        # numpy would turn None into NaN and "0.5" into 0.5; neither is a number here
-        for index, value in np.ndenumerate(arr):
-            if not isinstance(value, numbers.Real):
-                location = f" at index {_format_index(index)}" if index else ""
-                raise ValueError(
-                    f"{name} must contain real numbers, got {value!r} "
-                    f"({type(value).__name__}){location}"
-                )
-    arr = np.array(arr, dtype=np.float64)
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one entry")
-    nan = np.isnan(arr)
-    if nan.any():
-        location, _ = _first_offender(arr, nan)
-        raise ValueError(f"{name} contains NaN{location}")
-    infinite = np.isposinf(arr) if allow_neg_inf else np.isinf(arr)
-    if infinite.any():
-        location, value = _first_offender(arr, infinite)
-        hint = "; only -inf is allowed (it means probability 0)" if allow_neg_inf else ""
-        raise ValueError(f"{name} has an infinite entry {value}{location}{hint}")
-    return arr
-
-
-def _real_scalar(x, name: str, *, low=None, high=None, low_open=False, high_open=False):
-    """A finite real number within the given bounds, as float; else ValueError naming it."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
-        raise ValueError(f"{name} must be a finite real number, got {x!r}")
-    x = float(x)
-    if low is not None and (x <= low if low_open else x < low):
-        relation = ">" if low_open else ">="
-        raise ValueError(f"{name} must be {relation} {low}, got {x!r}")
-    if high is not None and (x >= high if high_open else x > high):
-        relation = "<" if high_open else "<="
-        raise ValueError(f"{name} must be {relation} {high}, got {x!r}")
-    return x
-
-
-def _as_nonnegative_array(x, name: str) -> np.ndarray:
-    """`_as_float_array` plus the check that every entry is >= 0 (a finite measure)."""
-    arr = _as_float_array(x, name)
-    negative = arr < 0
-    if negative.any():
-        location, value = _first_offender(arr, negative)
-        count = int(negative.sum())
-        extra = f" ({count} negative entries in total)" if count > 1 else ""
-        raise ValueError(
-            f"{name} has a negative entry {value!r}{location}{extra}; probabilities must be >= 0"
-        )
-    return arr
-
-
-def _normalize_axis(axis, ndim: int, name: str) -> int:
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise ValueError(f"axis must be an integer, got {axis!r}")
-    if ndim == 0:
-        raise ValueError(f"{name} is 0-d (a scalar), so it has no axis {axis}")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of range for {name}, which has {ndim} dimension(s)")
-    return int(axis) % ndim
-
-
-def _format_sum(total: float) -> str:
-    text = f"{total:.15g}"
-    # Keep "sums to 1, not 1" from happening when atol is tiny
-    return text if text != "1" else repr(total)
 
 
 def validate_distribution(x, name: str, *, axis: int = -1, atol: float = SUM_ATOL) -> np.ndarray:
@@ -173,81 +71,12 @@ def validate_distribution(x, name: str, *, axis: int = -1, atol: float = SUM_ATO
             does not sum to 1 within ``atol`` along ``axis``, or if ``axis`` is out of
             range or ``atol`` is not a finite number >= 0.
     """
-    if not (isinstance(atol, numbers.Real) and math.isfinite(atol) and atol >= 0):
-        raise ValueError(f"atol must be a finite number >= 0, got {atol!r}")
-    arr = _as_nonnegative_array(x, name)
-    if arr.ndim == 0:
-        raise ValueError(
-            f"{name} is a 0-d scalar ({float(arr)!r}), not a distribution; "
-            "pass a 1-D array of probabilities (one per outcome)"
-        )
-    outcome_axis = _normalize_axis(axis, arr.ndim, name)
-    sums = arr.sum(axis=outcome_axis)
-    off = ~(np.abs(sums - 1.0) <= atol)
-    if off.any():
-        if sums.ndim == 0:
-            where, total = "", float(sums)
-        else:
-            location, total = _first_offender(sums, off)
-            where = f" (batch entry{location})"
-        raise ValueError(
-            f"{name} sums to {_format_sum(total)} along axis {axis}{where}, not 1 "
-            f"(tolerance {atol:g}); KL divergence needs normalised distributions, "
-            "this function never renormalises"
-        )
-    return arr
+    return distribution(x, name, axis=axis, atol=atol)
 
 
-def _check_pair(
-    a: np.ndarray, b: np.ndarray, axis: int, names: tuple[str, str], what: str = "outcomes"
-) -> None:
-    """Reject shapes that do not describe the same outcomes or cannot broadcast.
-
-    The outcome axis is compared before broadcasting: a size-1 outcome axis would
-    otherwise broadcast against ``k`` outcomes and silently compare different things.
-    0-d inputs (allowed only for elementwise use) broadcast like ordinary scalars.
-    """
-    name_a, name_b = names
-    if a.ndim > 0 and b.ndim > 0:
-        axis_a = _normalize_axis(axis, a.ndim, name_a)
-        axis_b = _normalize_axis(axis, b.ndim, name_b)
-        if axis_a - a.ndim != axis_b - b.ndim:
-            raise ValueError(
-                f"axis={axis} points at different dimensions of {name_a} (shape {a.shape}) "
-                f"and {name_b} (shape {b.shape}) after broadcasting; use a negative axis "
-                "or give both the same number of dimensions"
-            )
-        if a.shape[axis_a] != b.shape[axis_b]:
-            raise ValueError(
-                f"{name_a} and {name_b} have different numbers of {what} along axis "
-                f"{axis}: {name_a} has {a.shape[axis_a]} (shape {a.shape}), {name_b} has "
-                f"{b.shape[axis_b]} (shape {b.shape}); the axis of {what} must match "
-                "exactly, it is never broadcast"
-            )
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError as exc:
-        raise ValueError(
-            f"{name_a} with shape {a.shape} and {name_b} with shape {b.shape} cannot be "
-            "broadcast together"
-        ) from exc
-
-
-def _log_of_base(base) -> float | None:
-    """Return ln(base), the factor that converts nats to the requested unit (None: nats)."""
-    if base is None:
-        return None
-    if (
-        isinstance(base, bool)
-        or not isinstance(base, numbers.Real)
-        or not math.isfinite(base)
-        or base <= 0
-        or base == 1
-    ):
-        raise ValueError(
-            f"base must be a finite number > 0 and != 1 (or None for nats), got {base!r}"
-        )
-    return math.log(base)
+# ---------------------------------------------------------------------------------------
+# Units and sums
+# ---------------------------------------------------------------------------------------
 
 
 def _in_base(value, log_base: float | None):
@@ -298,17 +127,6 @@ def _relative_entropy(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return terms
 
 
-def _validated_pair(p, q, axis: int, atol: float, require_normalized: bool = True):
-    if require_normalized:
-        p_arr = validate_distribution(p, "p", axis=axis, atol=atol)
-        q_arr = validate_distribution(q, "q", axis=axis, atol=atol)
-    else:
-        p_arr = _as_nonnegative_array(p, "p")
-        q_arr = _as_nonnegative_array(q, "q")
-    _check_pair(p_arr, q_arr, axis, ("p", "q"))
-    return p_arr, q_arr
-
-
 # ---------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------
@@ -348,8 +166,10 @@ def pointwise_terms(
             axis sizes differ or the shapes do not broadcast (naming both shapes), or for
             an invalid ``base`` (<= 0, 1, NaN, inf).
     """
-    log_base = _log_of_base(base)
-    p_arr, q_arr = _validated_pair(p, q, axis, atol, require_normalized)
+    log_base = log_of_base(base)
+    p_arr, q_arr = distribution_pair(
+        p, q, axis=axis, atol=atol, require_normalized=require_normalized
+    )
     terms = _in_base(_relative_entropy(p_arr, q_arr), log_base)
     return terms[()] if terms.ndim == 0 else terms
 
@@ -382,7 +202,7 @@ def kl_divergence(p, q, *, base: float | None = None, axis: int = -1, atol: floa
             differ or the shapes do not broadcast (naming both shapes), or for an
             invalid ``base`` (<= 0, 1, NaN, inf).
     """
-    log_base = _log_of_base(base)
+    log_base = log_of_base(base)
     return _sum_divergence(pointwise_terms(p, q, axis=axis, atol=atol), axis, log_base)
 
 
@@ -405,7 +225,7 @@ def entropy(p, *, base: float | None = None, axis: int = -1, atol: float = SUM_A
     Raises:
         ValueError: as `validate_distribution` (naming ``p``), or for an invalid ``base``.
     """
-    log_base = _log_of_base(base)
+    log_base = log_of_base(base)
     p_arr = validate_distribution(p, "p", axis=axis, atol=atol)
     # p log p is the relative entropy of p to the constant 1; "0.0 -" keeps H = 0 from
     # printing as -0.0
@@ -432,8 +252,8 @@ def cross_entropy(p, q, *, base: float | None = None, axis: int = -1, atol: floa
     Raises:
         ValueError: as `kl_divergence`.
     """
-    log_base = _log_of_base(base)
-    p_arr, q_arr = _validated_pair(p, q, axis, atol)
+    log_base = log_of_base(base)
+    p_arr, q_arr = distribution_pair(p, q, axis=axis, atol=atol)
     p_arr, q_arr = np.broadcast_arrays(p_arr, q_arr)
     # log 0 = -inf is wanted (p > 0 there gives +inf); 0 * -inf = NaN where p == 0 is
     # masked to 0 by the where
@@ -443,8 +263,8 @@ def cross_entropy(p, q, *, base: float | None = None, axis: int = -1, atol: floa
 
 
 def _log_softmax(logits, name: str, axis: int) -> np.ndarray:
-    arr = _as_float_array(logits, name, allow_neg_inf=True)
-    outcome_axis = _normalize_axis(axis, arr.ndim, name)
+    arr = float_array(logits, name, allow_neg_inf=True)
+    outcome_axis = normalize_axis(axis, arr.ndim, name)
     all_neg_inf = np.all(np.isneginf(arr), axis=outcome_axis)
     if all_neg_inf.any():
         raise ValueError(
@@ -519,10 +339,10 @@ def kl_from_logits(logits_p, logits_q, *, base: float | None = None, axis: int =
             outcome axis sizes differ or the shapes do not broadcast, or for an invalid
             ``base``.
     """
-    log_base = _log_of_base(base)
+    log_base = log_of_base(base)
     log_p = _log_softmax(logits_p, "logits_p", axis)
     log_q = _log_softmax(logits_q, "logits_q", axis)
-    _check_pair(log_p, log_q, axis, ("logits_p", "logits_q"))
+    check_pair(log_p, log_q, axis, ("logits_p", "logits_q"))
     p = np.exp(log_p)
     # -inf - (-inf) and 0 * -inf give NaN only where p == 0, which is masked to 0 below
     with np.errstate(invalid="ignore"):

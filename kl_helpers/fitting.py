@@ -23,14 +23,20 @@ mixtures whose modes are less than ~20 component widths apart (checked against
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from .closed_forms import _positive_array
-from .divergences import _as_float_array, validate_distribution
+from ._validation import (
+    broadcast_shape,
+    float_array,
+    integer_at_least,
+    one_dimensional,
+    positive_array,
+    positive_scalar,
+)
+from .divergences import validate_distribution
 
 __all__ = [
     "mixture_logpdf",
@@ -53,23 +59,16 @@ _MAX_GRID_POINTS = 2_000_001
 def _mixture(weights, means, sigmas):
     """Validated float64 1-D arrays (w, m, s) of one common length."""
     w = validate_distribution(weights, "weights")
-    m = _as_float_array(means, "means")
-    s = _positive_array(sigmas, "sigmas")
+    m = float_array(means, "means")
+    s = positive_array(sigmas, "sigmas")
     for name, arr in (("weights", w), ("means", m), ("sigmas", s)):
-        if arr.ndim != 1:
-            raise ValueError(f"{name} must be 1-D (one entry per component), got shape {arr.shape}")
+        one_dimensional(arr, name, "one entry per component")
     if not w.shape == m.shape == s.shape:
         raise ValueError(
             "weights, means and sigmas must have the same length (one entry per component), "
             f"got {w.shape[0]}, {m.shape[0]} and {s.shape[0]}"
         )
     return w, m, s
-
-
-def _points_per_sigma(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 4:
-        raise ValueError(f"points_per_sigma must be an integer >= 4, got {value!r}")
-    return int(value)
 
 
 def _log_mix(x: np.ndarray, w, m, s) -> np.ndarray:
@@ -111,7 +110,7 @@ def mixture_logpdf(x, weights, means, sigmas):
             if the component arrays are not 1-D or differ in length.
     """
     w, m, s = _mixture(weights, means, sigmas)
-    points = _as_float_array(x, "x")
+    points = float_array(x, "x")
     out = _log_mix(points, w, m, s)
     return out[()] if out.ndim == 0 else out
 
@@ -127,15 +126,9 @@ def _mixture_entropy(w, m, s, pps: int) -> float:
 
 
 def _candidate(mu, sigma):
-    mu_arr = _as_float_array(mu, "mu")
-    sigma_arr = _positive_array(sigma, "sigma")
-    try:
-        shape = np.broadcast_shapes(mu_arr.shape, sigma_arr.shape)
-    except ValueError as exc:
-        raise ValueError(
-            f"mu and sigma cannot be broadcast together: shapes {mu_arr.shape} and "
-            f"{sigma_arr.shape}"
-        ) from exc
+    mu_arr = float_array(mu, "mu")
+    sigma_arr = positive_array(sigma, "sigma")
+    shape = broadcast_shape({"mu": mu_arr, "sigma": sigma_arr})
     return np.broadcast_to(mu_arr, shape), np.broadcast_to(sigma_arr, shape)
 
 
@@ -165,7 +158,7 @@ def forward_kl_gaussian_fit(mu, sigma, weights, means, sigmas, *, points_per_sig
     """
     w, m, s = _mixture(weights, means, sigmas)
     mu_arr, sigma_arr = _candidate(mu, sigma)
-    pps = _points_per_sigma(points_per_sigma)
+    pps = integer_at_least(points_per_sigma, "points_per_sigma", 4)
     mean_p = float(np.sum(w * m))
     var_p = float(np.sum(w * (s**2 + (m - mean_p) ** 2)))
     cross_entropy = (
@@ -218,7 +211,7 @@ def reverse_kl_gaussian_fit(mu, sigma, weights, means, sigmas, *, points_per_sig
     """
     w, m, s = _mixture(weights, means, sigmas)
     mu_arr, sigma_arr = _candidate(mu, sigma)
-    pps = _points_per_sigma(points_per_sigma)
+    pps = integer_at_least(points_per_sigma, "points_per_sigma", 4)
     out = np.empty(mu_arr.shape)
     for index in np.ndindex(mu_arr.shape):
         out[index] = _reverse_kl_and_grad(float(mu_arr[index]), float(sigma_arr[index]),
@@ -277,14 +270,13 @@ def fit_gaussian_reverse(mu0, sigma0, weights, means, sigmas, *, points_per_sigm
             or if BFGS fails to converge.
     """
     w, m, s = _mixture(weights, means, sigmas)
-    start_mu = _as_float_array(mu0, "mu0")
-    start_sigma = _positive_array(sigma0, "sigma0")
+    start_mu = float_array(mu0, "mu0")
+    start_sigma = positive_array(sigma0, "sigma0")
     for name, arr in (("mu0", start_mu), ("sigma0", start_sigma)):
         if arr.ndim != 0:
             raise ValueError(f"{name} must be a scalar, got shape {arr.shape}")
-    pps = _points_per_sigma(points_per_sigma)
-    if not (isinstance(gtol, numbers.Real) and math.isfinite(gtol) and gtol > 0):
-        raise ValueError(f"gtol must be a finite number > 0, got {gtol!r}")
+    pps = integer_at_least(points_per_sigma, "points_per_sigma", 4)
+    positive_scalar(gtol, "gtol")
 
     def objective(theta):
         return _reverse_kl_and_grad(float(theta[0]), math.exp(float(theta[1])), w, m, s, pps)

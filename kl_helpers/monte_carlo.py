@@ -21,28 +21,27 @@ a drawn outcome with ``q(x) = 0`` has log-ratio ``+inf`` and makes the estimate 
 A finite sample can miss such an outcome, though: Monte Carlo cannot see an infinite
 divergence until it draws the outcome that causes it.
 
-Argument checks reuse the package's validation (`kl_helpers.divergences`), so errors are
-``ValueError`` messages that name the argument. ``p`` must sum to 1 within `CHOICE_ATOL`,
-tighter than `kl_helpers.divergences.SUM_ATOL`, because ``Generator.choice`` rejects
-probabilities whose sum is further from 1 than about 1.5e-8.
+Argument checks are the package's shared ones, so errors are ``ValueError`` messages that
+name the argument. ``p`` must sum to 1 within `CHOICE_ATOL`, tighter than
+`kl_helpers.divergences.SUM_ATOL`, because ``Generator.choice`` rejects probabilities whose
+sum is further from 1 than about 1.5e-8.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
-from .divergences import (
-    SUM_ATOL,
-    _check_pair,
-    _in_base,
-    _log_of_base,
-    kl_divergence,
-    validate_distribution,
+from ._validation import (
+    distribution_pair,
+    integer_at_least,
+    log_of_base,
+    one_dimensional,
+    random_seed,
 )
+from .divergences import SUM_ATOL, _in_base, kl_divergence, validate_distribution
 
 __all__ = [
     "CHOICE_ATOL",
@@ -70,51 +69,15 @@ class KLEstimate(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------------
-# Validation
-# ---------------------------------------------------------------------------------------
-
-
-def _one_dimensional(arr: np.ndarray, name: str) -> np.ndarray:
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one probability per outcome), got shape {arr.shape}")
-    return arr
-
-
-def _validated_1d_pair(p, q, p_atol: float) -> tuple[np.ndarray, np.ndarray]:
-    p_arr = _one_dimensional(validate_distribution(p, "p", atol=p_atol), "p")
-    q_arr = _one_dimensional(validate_distribution(q, "q"), "q")
-    _check_pair(p_arr, q_arr, -1, ("p", "q"))
-    return p_arr, q_arr
-
-
-def _check_count(n_samples, minimum: int) -> int:
-    if (
-        isinstance(n_samples, bool)
-        or not isinstance(n_samples, numbers.Integral)
-        or n_samples < minimum
-    ):
-        why = " (a standard error needs at least 2 samples)" if minimum == 2 else ""
-        raise ValueError(f"n_samples must be an integer >= {minimum}{why}, got {n_samples!r}")
-    return int(n_samples)
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(
-            "seed must be a non-negative integer (it is passed to np.random.default_rng, "
-            f"so that the same seed gives the same draws), got {seed!r}"
-        )
-    return int(seed)
-
-
-# ---------------------------------------------------------------------------------------
 # Sampling
 # ---------------------------------------------------------------------------------------
 
 
-def _draw(p: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
-    # The recipe of the module docstring; do not change it without changing the exercises
-    rng = np.random.default_rng(seed)
+def _draw(p: np.ndarray, n_samples, seed) -> np.ndarray:
+    """The recipe of the module docstring, after checking n_samples >= 1 and seed >= 0."""
+    n_samples = integer_at_least(n_samples, "n_samples", 1)
+    # do not change the recipe without changing the exercises
+    rng = np.random.default_rng(random_seed(seed))
     return rng.choice(p.size, size=n_samples, p=p)
 
 
@@ -150,8 +113,8 @@ def sample_outcomes(p, n_samples: int, seed: int) -> np.ndarray:
             `kl_helpers.divergences.validate_distribution`, with tolerance `CHOICE_ATOL`),
             ``n_samples`` is not an integer >= 1 or ``seed`` is not an integer >= 0.
     """
-    p_arr = _one_dimensional(validate_distribution(p, "p", atol=CHOICE_ATOL), "p")
-    return _draw(p_arr, _check_count(n_samples, 1), _check_seed(seed))
+    p_arr = one_dimensional(validate_distribution(p, "p", atol=CHOICE_ATOL), "p")
+    return _draw(p_arr, n_samples, seed)
 
 
 def sample_log_ratios(p, q, n_samples: int, seed: int, *, base: float | None = None):
@@ -176,9 +139,9 @@ def sample_log_ratios(p, q, n_samples: int, seed: int, *, base: float | None = N
             their lengths differ, ``n_samples`` is not an integer >= 1, ``seed`` is not an
             integer >= 0, or ``base`` is invalid (<= 0, 1, NaN, inf).
     """
-    log_base = _log_of_base(base)
-    p_arr, q_arr = _validated_1d_pair(p, q, CHOICE_ATOL)
-    outcomes = _draw(p_arr, _check_count(n_samples, 1), _check_seed(seed))
+    log_base = log_of_base(base)
+    p_arr, q_arr = distribution_pair(p, q, atol=CHOICE_ATOL, q_atol=SUM_ATOL, vectors=True)
+    outcomes = _draw(p_arr, n_samples, seed)
     return _in_base(_log_ratio_table(p_arr, q_arr)[outcomes], log_base)
 
 
@@ -206,7 +169,9 @@ def mc_kl_estimate(p, q, n_samples: int, seed: int, *, base: float | None = None
     Raises:
         ValueError: as `sample_log_ratios`, and if ``n_samples`` < 2.
     """
-    n_samples = _check_count(n_samples, 2)
+    n_samples = integer_at_least(
+        n_samples, "n_samples", 2, " (a standard error needs at least 2 samples)"
+    )
     log_ratios = sample_log_ratios(p, q, n_samples, seed, base=base)
     if np.isposinf(log_ratios).any():
         return KLEstimate(math.inf, math.inf)
@@ -261,8 +226,8 @@ def log_ratio_std(p, q, *, base: float | None = None) -> float:
         ValueError: naming the argument, if ``p`` or ``q`` is not a 1-D distribution,
             their lengths differ, or ``base`` is invalid.
     """
-    log_base = _log_of_base(base)
-    p_arr, q_arr = _validated_1d_pair(p, q, SUM_ATOL)
+    log_base = log_of_base(base)
+    p_arr, q_arr = distribution_pair(p, q, atol=SUM_ATOL, vectors=True)
     divergence = float(kl_divergence(p_arr, q_arr))
     if math.isinf(divergence):
         return math.inf

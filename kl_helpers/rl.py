@@ -21,20 +21,23 @@ Every public function validates its input and raises ``ValueError`` naming the a
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .closed_forms import _positive_array
-from .divergences import (
-    _as_float_array,
-    _first_offender,
-    _real_scalar,
-    kl_divergence,
-    log_softmax,
-    softmax,
-    validate_distribution,
+from ._validation import (
+    check_shape,
+    first_offender,
+    float_array,
+    integer_at_least,
+    nonnegative_scalar,
+    one_dimensional,
+    positive_array,
+    positive_scalar,
+    real_scalar,
+    reject_where,
+    same_shape,
+    unit_fraction,
 )
+from .divergences import kl_divergence, log_softmax, softmax, validate_distribution
 
 __all__ = [
     "k1_estimator",
@@ -63,34 +66,15 @@ _LOGPROB_ATOL = 1e-9
 
 
 # ---------------------------------------------------------------------------------------
-# Small validators
+# Log-probabilities
 # ---------------------------------------------------------------------------------------
 
 
-def _nonnegative_scalar(x, name: str) -> float:
-    return _real_scalar(x, name, low=0.0)
-
-
-def _positive_scalar(x, name: str) -> float:
-    return _real_scalar(x, name, low=0.0, low_open=True)
-
-
-def _epsilon(x) -> float:
-    return _real_scalar(x, "epsilon", low=0.0, high=1.0, low_open=True, high_open=True)
-
-
-def _same_shape(arrays: dict[str, np.ndarray]) -> None:
-    shapes = {name: a.shape for name, a in arrays.items()}
-    if len(set(shapes.values())) > 1:
-        listing = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
-        raise ValueError(f"the arrays must have the same shape, got {listing}")
-
-
 def _log_probs(x, name: str) -> np.ndarray:
-    arr = _as_float_array(x, name)
+    arr = float_array(x, name)
     too_big = arr > _LOGPROB_ATOL
     if too_big.any():
-        location, value = _first_offender(arr, too_big)
+        location, value = first_offender(arr, too_big)
         raise ValueError(
             f"{name} holds log-probabilities, which must be <= 0, got {value!r}{location}; "
             "pass log pi(token), not a probability or a logit")
@@ -100,10 +84,6 @@ def _log_probs(x, name: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # Schulman's sample estimators of KL(q || p)
 # ---------------------------------------------------------------------------------------
-
-
-def _log_ratio(log_ratio) -> np.ndarray:
-    return _as_float_array(log_ratio, "log_ratio")
 
 
 def k1_estimator(log_ratio) -> np.ndarray:
@@ -122,7 +102,7 @@ def k1_estimator(log_ratio) -> np.ndarray:
     Raises:
         ValueError: naming ``log_ratio`` if it is non-numeric, empty, NaN or infinite.
     """
-    return 0.0 - _log_ratio(log_ratio)
+    return 0.0 - float_array(log_ratio, "log_ratio")
 
 
 def k2_estimator(log_ratio) -> np.ndarray:
@@ -140,7 +120,7 @@ def k2_estimator(log_ratio) -> np.ndarray:
     Raises:
         ValueError: as `k1_estimator`.
     """
-    return 0.5 * _log_ratio(log_ratio) ** 2
+    return 0.5 * float_array(log_ratio, "log_ratio") ** 2
 
 
 def k3_estimator(log_ratio) -> np.ndarray:
@@ -162,7 +142,7 @@ def k3_estimator(log_ratio) -> np.ndarray:
     Raises:
         ValueError: as `k1_estimator`, and if ``exp(log_ratio)`` overflows (log r > 709).
     """
-    lr = _log_ratio(log_ratio)
+    lr = float_array(log_ratio, "log_ratio")
     if np.any(lr > 709.0):
         raise ValueError("log_ratio has an entry above 709: r = exp(log_ratio) overflows")
     # log r <= r - 1 makes every value >= 0; the maximum removes -1e-17 rounding leftovers
@@ -206,7 +186,7 @@ def gaussian_estimator_moments(mu: float) -> dict[str, tuple[float, float]]:
         ValueError: naming ``mu`` if it is not a finite real number, or if ``mu^2 > 700``
             (k3's variance overflows a float64).
     """
-    m = _real_scalar(mu, "mu") ** 2
+    m = real_scalar(mu, "mu") ** 2
     if m > 700.0:
         raise ValueError(f"mu = {mu!r} is too large: k3's variance e^(mu^2) overflows")
     return {
@@ -217,12 +197,9 @@ def gaussian_estimator_moments(mu: float) -> dict[str, tuple[float, float]]:
 
 
 def _softmax_policy(logits, ref_probs):
-    log_pi = log_softmax(_as_float_array(logits, "logits"))
-    if log_pi.ndim != 1:
-        raise ValueError(f"logits must be 1-D (one per action), got shape {log_pi.shape}")
+    log_pi = one_dimensional(log_softmax(float_array(logits, "logits")), "logits", "one per action")
     ref = validate_distribution(ref_probs, "ref_probs")
-    if ref.shape != log_pi.shape:
-        raise ValueError(f"ref_probs has shape {ref.shape}, logits has {log_pi.shape}")
+    same_shape({"ref_probs": ref, "logits": log_pi})
     if np.any(ref == 0):
         raise ValueError("ref_probs has a zero: the log-ratio to the reference is undefined")
     return log_pi, np.log(ref)
@@ -318,10 +295,10 @@ def ppo_clip_objective(ratio, advantages, *, epsilon: float = 0.2) -> float:
         ValueError: naming the argument for non-numeric, empty, NaN or inf input, a ratio
             <= 0, an epsilon outside (0, 1), or shapes that differ.
     """
-    eps = _epsilon(epsilon)
-    r = _positive_array(ratio, "ratio", what="a ratio of probabilities")
-    adv = _as_float_array(advantages, "advantages")
-    _same_shape({"ratio": r, "advantages": adv})
+    eps = unit_fraction(epsilon, "epsilon")
+    r = positive_array(ratio, "ratio", what="a ratio of probabilities")
+    adv = float_array(advantages, "advantages")
+    same_shape({"ratio": r, "advantages": adv})
     clipped = np.clip(r, 1.0 - eps, 1.0 + eps)
     return float(np.mean(np.minimum(r * adv, clipped * adv)))
 
@@ -347,14 +324,12 @@ def ppo_kl_penalty_objective(ratio, advantages, kl, beta: float) -> float:
         ValueError: naming the argument for invalid arrays, a ratio <= 0, a negative KL,
             a negative or non-finite beta, or shapes that differ.
     """
-    b = _nonnegative_scalar(beta, "beta")
-    r = _positive_array(ratio, "ratio", what="a ratio of probabilities")
-    adv = _as_float_array(advantages, "advantages")
-    kl_arr = _as_float_array(kl, "kl")
-    if np.any(kl_arr < 0):
-        location, value = _first_offender(kl_arr, kl_arr < 0)
-        raise ValueError(f"kl must be >= 0 (a KL divergence), got {value!r}{location}")
-    _same_shape({"ratio": r, "advantages": adv, "kl": kl_arr})
+    b = nonnegative_scalar(beta, "beta")
+    r = positive_array(ratio, "ratio", what="a ratio of probabilities")
+    adv = float_array(advantages, "advantages")
+    kl_arr = float_array(kl, "kl")
+    reject_where(kl_arr, "kl", kl_arr < 0, ">= 0 (a KL divergence)")
+    same_shape({"ratio": r, "advantages": adv, "kl": kl_arr})
     return float(np.mean(r * adv - b * kl_arr))
 
 
@@ -383,21 +358,18 @@ def ppo_kl_penalty_from_tables(pi_old, pi_new, actions, advantages, beta: float)
             distributions, shapes that disagree, actions that are not integers in range,
             an action with ``pi_old`` probability 0, or an invalid beta.
     """
-    b = _nonnegative_scalar(beta, "beta")
+    b = nonnegative_scalar(beta, "beta")
     old = validate_distribution(pi_old, "pi_old")
     new = validate_distribution(pi_new, "pi_new")
     if old.ndim != 2:
         raise ValueError(f"pi_old must be 2-D (n samples, k actions), got shape {old.shape}")
-    if new.shape != old.shape:
-        raise ValueError(f"pi_new has shape {new.shape}, pi_old has {old.shape}; they must match")
-    acts = _as_float_array(actions, "actions")
-    if acts.shape != (old.shape[0],):
-        raise ValueError(f"actions must have shape ({old.shape[0]},), got {acts.shape}")
+    same_shape({"pi_new": new, "pi_old": old})
+    acts = float_array(actions, "actions")
+    check_shape(acts, "actions", (old.shape[0],))
     if np.any(acts != np.round(acts)) or np.any(acts < 0) or np.any(acts >= old.shape[1]):
         raise ValueError(f"actions must be integers in 0 .. {old.shape[1] - 1}")
-    adv = _as_float_array(advantages, "advantages")
-    if adv.shape != acts.shape:
-        raise ValueError(f"advantages must have shape {acts.shape}, got {adv.shape}")
+    adv = float_array(advantages, "advantages")
+    check_shape(adv, "advantages", acts.shape)
     rows = np.arange(old.shape[0])
     idx = acts.astype(int)
     if np.any(old[rows, idx] == 0):
@@ -426,9 +398,9 @@ def adaptive_kl_beta(beta: float, kl: float, kl_target: float) -> float:
         ValueError: naming the argument if beta or kl_target is not a finite number > 0,
             or kl is not a finite number >= 0.
     """
-    b = _positive_scalar(beta, "beta")
-    d = _nonnegative_scalar(kl, "kl")
-    target = _positive_scalar(kl_target, "kl_target")
+    b = positive_scalar(beta, "beta")
+    d = nonnegative_scalar(kl, "kl")
+    target = positive_scalar(kl_target, "kl_target")
     if d < target / 1.5:
         return b / 2.0
     if d > 1.5 * target:
@@ -476,15 +448,13 @@ def trpo_backtracking_step(
         ValueError: naming the argument for invalid arrays or shapes, or an invalid
             max_kl, shrink or max_backtracks.
     """
-    delta = _positive_scalar(max_kl, "max_kl")
-    factor = _real_scalar(shrink, "shrink", low=0.0, high=1.0, low_open=True, high_open=True)
-    if isinstance(max_backtracks, bool) or not isinstance(max_backtracks, numbers.Integral) or (
-            max_backtracks < 0):
-        raise ValueError(f"max_backtracks must be an integer >= 0, got {max_backtracks!r}")
-    z_old = _as_float_array(logits_old, "logits_old")
-    step = _as_float_array(full_step, "full_step")
-    adv = _as_float_array(advantages, "advantages")
-    _same_shape({"logits_old": z_old, "full_step": step, "advantages": adv})
+    delta = positive_scalar(max_kl, "max_kl")
+    factor = unit_fraction(shrink, "shrink")
+    max_backtracks = integer_at_least(max_backtracks, "max_backtracks", 0)
+    z_old = float_array(logits_old, "logits_old")
+    step = float_array(full_step, "full_step")
+    adv = float_array(advantages, "advantages")
+    same_shape({"logits_old": z_old, "full_step": step, "advantages": adv})
     if z_old.ndim not in (1, 2):
         raise ValueError(f"logits_old must be 1-D or 2-D, got shape {z_old.shape}")
     z_old, step, adv = (np.atleast_2d(a) for a in (z_old, step, adv))
@@ -492,7 +462,7 @@ def trpo_backtracking_step(
     pi_old = np.exp(log_old)
     base = float(np.mean(np.sum(pi_old * adv, axis=-1)))
     tried = []
-    for j in range(int(max_backtracks) + 1):
+    for j in range(max_backtracks + 1):
         fraction = factor**j
         z_new = z_old + fraction * step
         log_new = log_softmax(z_new, axis=-1)
@@ -504,7 +474,7 @@ def trpo_backtracking_step(
             return {"accepted": True, "step_fraction": fraction, "n_backtracks": j,
                     "logits": z_new.reshape(shape), "kl": kl, "surrogate_gain": gain,
                     "tried": tried}
-    return {"accepted": False, "step_fraction": 0.0, "n_backtracks": int(max_backtracks),
+    return {"accepted": False, "step_fraction": 0.0, "n_backtracks": max_backtracks,
             "logits": z_old.reshape(np.shape(logits_old)), "kl": 0.0, "surrogate_gain": 0.0,
             "tried": tried}
 
@@ -538,7 +508,7 @@ def group_advantages(rewards, *, ddof: int = 0) -> np.ndarray:
     """
     if isinstance(ddof, bool) or ddof not in (0, 1):
         raise ValueError(f"ddof must be 0 (population std) or 1 (sample std), got {ddof!r}")
-    r = _as_float_array(rewards, "rewards")
+    r = float_array(rewards, "rewards")
     if r.ndim not in (1, 2):
         raise ValueError(f"rewards must be 1-D (G,) or 2-D (n_groups, G), got shape {r.shape}")
     size = r.shape[-1]
@@ -553,23 +523,23 @@ def group_advantages(rewards, *, ddof: int = 0) -> np.ndarray:
 
 
 def _grpo_inputs(logp_new, logp_old, logp_ref, advantages, mask):
-    new = _as_float_array(logp_new, "logp_new")
+    new = float_array(logp_new, "logp_new")
     if new.ndim != 2:
         raise ValueError(f"logp_new must be 2-D (G outputs, T tokens), got shape {new.shape}")
-    old = _as_float_array(logp_old, "logp_old")
-    ref = _as_float_array(logp_ref, "logp_ref")
+    old = float_array(logp_old, "logp_old")
+    ref = float_array(logp_ref, "logp_ref")
     if mask is None:
         m = np.ones(new.shape, dtype=bool)
     else:
-        m_arr = _as_float_array(mask, "mask")
+        m_arr = float_array(mask, "mask")
         if not np.all((m_arr == 0) | (m_arr == 1)):
             raise ValueError("mask must contain only 0/1 (or False/True)")
         m = m_arr.astype(bool)
-    _same_shape({"logp_new": new, "logp_old": old, "logp_ref": ref, "mask": m})
+    same_shape({"logp_new": new, "logp_old": old, "logp_ref": ref, "mask": m})
     lengths = m.sum(axis=1)
     if np.any(lengths == 0):
         raise ValueError(f"mask: output {int(np.argmin(lengths))} has no token (|o_i| = 0)")
-    adv = _as_float_array(advantages, "advantages")
+    adv = float_array(advantages, "advantages")
     if adv.shape == (new.shape[0],):
         adv = np.broadcast_to(adv[:, None], new.shape)
     elif adv.shape != new.shape:
@@ -613,8 +583,8 @@ def grpo_objective(logp_new, logp_old, logp_ref, advantages, mask=None, *,
             that is not 0/1 or leaves an output empty, a real token with log-probability
             > 0, or an invalid epsilon or beta.
     """
-    eps = _epsilon(epsilon)
-    b = _nonnegative_scalar(beta, "beta")
+    eps = unit_fraction(epsilon, "epsilon")
+    b = nonnegative_scalar(beta, "beta")
     new, old, ref, adv, m, lengths = _grpo_inputs(logp_new, logp_old, logp_ref, advantages,
                                                   mask)
     ratio = np.exp(new - old)
@@ -648,12 +618,9 @@ def grpo_loss(logp_new, logp_old, logp_ref, advantages, mask=None, *,
 
 
 def _bandit_inputs(rewards, ref_probs):
-    r = _as_float_array(rewards, "rewards")
-    if r.ndim != 1:
-        raise ValueError(f"rewards must be 1-D (one per arm), got shape {r.shape}")
+    r = one_dimensional(float_array(rewards, "rewards"), "rewards", "one per arm")
     ref = validate_distribution(ref_probs, "ref_probs")
-    if ref.shape != r.shape:
-        raise ValueError(f"ref_probs has shape {ref.shape}, rewards has {r.shape}")
+    same_shape({"ref_probs": ref, "rewards": r})
     return r, ref
 
 
@@ -672,11 +639,10 @@ def bandit_objective(logits, rewards, ref_probs, beta: float) -> float:
     Raises:
         ValueError: naming the argument for invalid input or shapes that differ.
     """
-    b = _nonnegative_scalar(beta, "beta")
+    b = nonnegative_scalar(beta, "beta")
     r, ref = _bandit_inputs(rewards, ref_probs)
-    pi = softmax(_as_float_array(logits, "logits"))
-    if pi.shape != r.shape:
-        raise ValueError(f"logits has shape {pi.shape}, rewards has {r.shape}")
+    pi = softmax(float_array(logits, "logits"))
+    same_shape({"logits": pi, "rewards": r})
     reward = float(pi @ r)
     return reward if b == 0 else reward - b * float(kl_divergence(pi, ref))
 
@@ -698,11 +664,10 @@ def bandit_gradient(logits, rewards, ref_probs, beta: float) -> np.ndarray:
     Raises:
         ValueError: as `bandit_objective`, or beta > 0 with a zero in ``ref_probs``.
     """
-    b = _nonnegative_scalar(beta, "beta")
+    b = nonnegative_scalar(beta, "beta")
     r, ref = _bandit_inputs(rewards, ref_probs)
-    log_pi = log_softmax(_as_float_array(logits, "logits"))
-    if log_pi.shape != r.shape:
-        raise ValueError(f"logits has shape {log_pi.shape}, rewards has {r.shape}")
+    log_pi = log_softmax(float_array(logits, "logits"))
+    same_shape({"logits": log_pi, "rewards": r})
     if b > 0 and np.any(ref == 0):
         raise ValueError("ref_probs has a zero: with beta > 0 the KL gradient is undefined")
     pi = np.exp(log_pi)
@@ -729,7 +694,7 @@ def bandit_optimal_policy(rewards, ref_probs, beta: float) -> np.ndarray:
     Raises:
         ValueError: naming the argument for invalid input or shapes that differ.
     """
-    b = _nonnegative_scalar(beta, "beta")
+    b = nonnegative_scalar(beta, "beta")
     r, ref = _bandit_inputs(rewards, ref_probs)
     allowed = ref > 0
     if b == 0:
@@ -758,16 +723,14 @@ def train_bandit_policy(rewards, ref_probs, beta: float, *, steps: int = 500,
     Raises:
         ValueError: naming the argument for invalid input.
     """
-    b = _nonnegative_scalar(beta, "beta")
-    lr = _positive_scalar(learning_rate, "learning_rate")
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    b = nonnegative_scalar(beta, "beta")
+    lr = positive_scalar(learning_rate, "learning_rate")
+    steps = integer_at_least(steps, "steps", 1)
     r, ref = _bandit_inputs(rewards, ref_probs)
     if np.any(ref == 0):
         raise ValueError("ref_probs has a zero: start from a reference with full support")
-    z = np.log(ref) if logits_init is None else _as_float_array(logits_init, "logits_init")
-    if z.shape != r.shape:
-        raise ValueError(f"logits_init has shape {z.shape}, rewards has {r.shape}")
+    z = np.log(ref) if logits_init is None else float_array(logits_init, "logits_init")
+    same_shape({"logits_init": z, "rewards": r})
     log_ref = np.log(ref)
     reward_hist = np.empty(steps + 1)
     kl_hist = np.empty(steps + 1)

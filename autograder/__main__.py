@@ -7,14 +7,18 @@ import os
 import sys
 from pathlib import Path
 
-from .config import DEFAULT_CELL_TIMEOUT, DEFAULT_NOTEBOOK_TIMEOUT, REPO_ROOT
+from .config import REPO_ROOT
+from .policy import DEFAULT_CELL_TIMEOUT, DEFAULT_NOTEBOOK_TIMEOUT, SandboxLimits
+
+_MIB = 1024**2
+_DEFAULT_LIMITS = SandboxLimits()
 
 
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} must be positive")
     return value
@@ -52,6 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--unsafe", action="store_true",
                        help="run student code WITHOUT the bubblewrap sandbox (trusted "
                             "notebooks only)")
+    grade.add_argument("--fresh-kernels", action="store_true",
+                       help="start every kernel afresh in its own sandbox instead of forking "
+                            "it from a preloaded template (the template is used as root only)")
+    grade.add_argument("--memory-mb", type=_positive_int,
+                       default=_DEFAULT_LIMITS.memory_bytes // _MIB,
+                       help="address space of a student kernel, in MiB (default "
+                            f"{_DEFAULT_LIMITS.memory_bytes // _MIB})")
+    grade.add_argument("--max-processes", type=_positive_int,
+                       default=_DEFAULT_LIMITS.max_processes,
+                       help="processes a student kernel may run (default "
+                            f"{_DEFAULT_LIMITS.max_processes})")
+    grade.add_argument("--max-file-mb", type=_positive_int,
+                       default=_DEFAULT_LIMITS.max_file_bytes // _MIB,
+                       help="largest file a student kernel may write, in MiB (default "
+                            f"{_DEFAULT_LIMITS.max_file_bytes // _MIB})")
     grade.add_argument("--course", type=Path, default=None,
                        help="folder whose solutions/ the submissions are graded against "
                             "(default: this checkout)")
@@ -123,10 +142,16 @@ UNSAFE_BANNER = ("WARNING: student code ran WITHOUT a sandbox (--unsafe): it cou
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # first: the speed-ups must be in place before nbgrader and jsonschema are imported
+    from . import patches
+
+    patches.install()
     # imported late so that --help answers without loading nbgrader
-    from .grading import GradingError, GradingOptions, format_table, grade_class
+    from .grading import GradingError, GradingOptions, grade_class
+    from .policy import SandboxPolicy
     from .release import ReleaseError, build_release
     from .report import ReportError, write_report
+    from .results import format_table
     from .sample_class import SampleClassError, build_sample_class
     from .sandbox import sandbox_problem
 
@@ -139,9 +164,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sample-class":
             print(f"sample class written to {build_sample_class(args.dest)}")
         elif args.command == "grade":
-            options = GradingOptions(args.cell_timeout, args.notebook_timeout, args.db,
-                                     args.workers, args.unsafe, args.scheduler,
-                                     args.course.resolve() if args.course else None)
+            sandbox = SandboxPolicy(
+                enabled=not args.unsafe, kernel_template=not args.fresh_kernels,
+                limits=SandboxLimits(memory_bytes=args.memory_mb * _MIB,
+                                     max_processes=args.max_processes,
+                                     max_file_bytes=args.max_file_mb * _MIB))
+            options = GradingOptions(
+                cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                db_url=args.db, workers=args.workers, sandbox=sandbox,
+                scheduler=args.scheduler,
+                course=args.course.resolve() if args.course else REPO_ROOT)
             if args.unsafe:
                 print(UNSAFE_BANNER, file=sys.stderr)
             results = grade_class(args.submissions, args.out, assignments=args.assignments,
@@ -185,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"WARNING: grading the sample class without a sandbox: {problem}")
             print("3/3 grading the sample class ...", flush=True)
             results = grade_class(sample, args.out / "grades", progress=ProgressBar(),
-                                  options=GradingOptions(unsafe=problem is not None))
+                                  options=GradingOptions(
+                                      sandbox=SandboxPolicy(enabled=problem is None)))
             print()
             print(format_table(results))
             report = write_report(args.out / "grades")

@@ -15,17 +15,14 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from .policy import DEFAULT_CELL_TIMEOUT
+
 COURSE_ID = "kl-divergence"
 
-#: The repository that holds ``solutions/`` and ``notebooks/``; override with the
-#: environment variable ``KL_COURSE_ROOT`` when the package is installed elsewhere
-REPO_ROOT = Path(os.environ.get("KL_COURSE_ROOT", Path(__file__).resolve().parents[1]))
-
-#: Seconds one cell may run before nbgrader interrupts it
-DEFAULT_CELL_TIMEOUT = 30
-
-#: Seconds one whole notebook may take (kernel start included) before it is killed
-DEFAULT_NOTEBOOK_TIMEOUT = 300
+#: The checkout that holds ``solutions/`` and ``notebooks/`` (the package is installed
+#: in editable mode from it). Commands that work on another course folder take it as an
+#: argument (``grade --course``, ``hub-course --source``).
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -130,7 +127,7 @@ def ensure_venv_on_path() -> None:
     """Put this interpreter's ``bin`` first on PATH.
 
     nbgrader runs ``alembic`` from PATH when it creates a gradebook (unless
-    ``autograder.startup`` answered in-process), and starts kernels with ``python``
+    ``autograder.patches`` answered in-process), and starts kernels with ``python``
     from PATH; calling ``.venv/bin/python -m autograder`` without an activated venv
     would otherwise fail or use another Python.
     """

@@ -1,4 +1,9 @@
-"""The HTML exporter behind the feedback pages, made cheap enough to run per notebook.
+"""The feedback pages: nbgrader's (rendered cheaply), a status page for the others, publishing.
+
+- :class:`FeedbackExporter` renders nbgrader's feedback pages (see below);
+- :func:`status_page` is the page of a submission nbgrader never graded (missing,
+  invalid, a kernel that died...): it says what went wrong;
+- :func:`publish` puts a result's pages into the run's ``feedback/`` folder.
 
 nbgrader renders every feedback page with nbconvert's ``HTMLExporter``. Profiling a
 grading worker showed two costs that repeat for every student without need:
@@ -16,12 +21,17 @@ The page is otherwise exactly what nbgrader's exporter produces.
 
 from __future__ import annotations
 
+import html
 import re
+import shutil
+from pathlib import Path
 
 import jinja2
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+from .results import SCORED_STATUSES, AssignmentResult
 
 MISSING_ALT = "No description has been provided for this image"
 
@@ -82,3 +92,32 @@ class FeedbackExporter(HTMLExporter):
         self.register_filter("filter_data_type", filter_data_type)
         html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         return add_accessibility_attributes(html), resources
+
+
+STATUS_PAGE = "status.html"
+
+
+def status_page(result: AssignmentResult) -> str:
+    """The feedback page of a submission nbgrader did not grade: what went wrong."""
+    body = (f"<h1>{html.escape(result.assignment)}: not graded ({result.status})</h1>"
+            f"<p>{html.escape(result.message)}</p>"
+            f"<p>Score: {result.score:g} / {result.max_score:g}. Fix the problem and "
+            "submit again, or ask your instructor.</p>")
+    return f"<!doctype html><meta charset='utf-8'>{body}\n"
+
+
+def publish(result: AssignmentResult, rendered: Path, out: Path) -> None:
+    """Put ``result``'s feedback into ``out/feedback/<student>/<assignment>/``.
+
+    ``rendered`` is nbgrader's feedback folder of the run (``<work>/feedback``). A graded
+    submission gets nbgrader's pages, when they were written; any other a status page.
+    Pages of an earlier run of the same submission are replaced.
+    """
+    dest = out / "feedback" / result.student_id / result.assignment
+    if dest.exists():
+        shutil.rmtree(dest)
+    if result.status not in SCORED_STATUSES or not result.tests:
+        dest.mkdir(parents=True)
+        (dest / STATUS_PAGE).write_text(status_page(result))
+    elif result.feedback:
+        shutil.copytree(rendered / result.student_id / result.assignment, dest)

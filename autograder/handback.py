@@ -19,24 +19,19 @@ formgrader, pointed at that same folder, and the results are exported and handed
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import pwd
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import feedback
 from .config import COURSE_ID, CoursePaths, sqlite_url
-from .grading import (
-    SCORED_STATUSES,
-    AssignmentResult,
-    GradingError,
-    _copy_feedback,
-    _gradebook_scores,
-    write_csvs,
-)
+from .gradebook import submission_scores
+from .grading import GradingError
 from .release import nbgrader_api
+from .results import SCORED_STATUSES, AssignmentResult, ResultsError, read_grades, write_csvs
 
 
 @dataclass(frozen=True)
@@ -82,12 +77,9 @@ class GradedRun:
 
 def _read_results(out: Path) -> list[AssignmentResult]:
     try:
-        with open(out / "grades.csv", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError:
-        raise GradingError(f"{out}/grades.csv is missing: grade again") from None
-    return [AssignmentResult(r["student_id"], r["assignment"], r["status"], float(r["score"]),
-                             float(r["max_score"])) for r in rows]
+        return read_grades(out)
+    except ResultsError as exc:
+        raise GradingError(str(exc)) from None
 
 
 def export_grades(run: GradedRun) -> list[AssignmentResult]:
@@ -96,11 +88,13 @@ def export_grades(run: GradedRun) -> list[AssignmentResult]:
     A submission the grader could not grade keeps its status and score; the others take
     their scores from the gradebook as it is now.
     """
-    results = _read_results(run.out)
-    for result in results:
+    results = []
+    for result in _read_results(run.out):
         if result.status in SCORED_STATUSES:
-            result.score, result.max_score, result.tests = _gradebook_scores(
-                run.db_url, result.student_id, result.assignment)
+            score, max_score, tests = submission_scores(run.db_url, result.student_id,
+                                                        result.assignment)
+            result = replace(result, score=score, max_score=max_score, tests=tests)
+        results.append(result)
     write_csvs(run.out, results)
     return results
 
@@ -122,8 +116,9 @@ def regenerate_feedback(run: GradedRun, assignments: list[str] | None = None) ->
         if not done["success"]:
             raise GradingError(f"feedback for {result.student_id}/{result.assignment} failed:"
                                f"\n{done.get('error') or done.get('log')}")
-        result.message = ""
-        _copy_feedback(run.paths, run.out, result)
+        _, _, tests = submission_scores(run.db_url, result.student_id, result.assignment)
+        feedback.publish(replace(result, tests=tests, feedback=True),
+                         run.paths.work / "feedback", run.out)
         count += 1
     return count
 

@@ -15,10 +15,8 @@ from pathlib import Path
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
+from . import patches
 from .config import REPO_ROOT, CoursePaths, ensure_venv_on_path, list_assignments, nbgrader_config
-from .startup import install_alembic_head
-
-install_alembic_head()
 
 
 class ReleaseError(RuntimeError):
@@ -27,6 +25,7 @@ class ReleaseError(RuntimeError):
 
 def nbgrader_api(paths: CoursePaths, **config_kwargs) -> NbGraderAPI:
     """An ``NbGraderAPI`` bound to ``paths`` (see :func:`config.nbgrader_config`)."""
+    patches.install()
     ensure_venv_on_path()
     config = nbgrader_config(paths, **config_kwargs)
     coursedir = CourseDirectory(config=config)

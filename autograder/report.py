@@ -31,7 +31,7 @@ from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .grading import GRADES_COLUMNS, SCORED_STATUSES, STATUSES, TESTS_COLUMNS  # noqa: E402
+from .results import GRADES_COLUMNS, SCORED_STATUSES, STATUSES, TESTS_COLUMNS  # noqa: E402
 
 # share of the points earned: red (none) through yellow to green (all)
 _EARNED = LinearSegmentedColormap.from_list("earned", ["#d73027", "#fee08b", "#1a9850"])

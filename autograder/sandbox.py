@@ -4,7 +4,7 @@ nbgrader itself runs in the trusted grading process; only the Jupyter kernel,
 which executes the student's code, is sandboxed. The kernel sees:
 
 * read-only: the system folders, the Python installation, the virtualenv and the
-  two course packages it may import (``kl_helpers``, ``autograder``);
+  course's own packages (``autograder.policy``: ``SYSTEM_FOLDERS``, ``MOUNTED_PACKAGES``);
 * read-write: a private ``/tmp`` (tmpfs) and a private working folder mounted where
   nbgrader expects the notebook's folder, holding copies of the student's own
   non-notebook files;
@@ -13,11 +13,13 @@ which executes the student's code, is sandboxed. The kernel sees:
   talks to nbgrader over Unix sockets in a folder of its own).
 
 Limits: address space, number of processes and file size (rlimits, set by
-``autograder.sandbox_kernel`` before it drops root), a per-cell timeout
-(nbgrader) and a whole-notebook deadline (the grading worker).
+``autograder.inside.kernel`` before it drops root; ``autograder.policy.SandboxLimits``),
+a per-cell timeout (nbgrader) and a whole-notebook deadline (the grading worker).
 
 When grading as root, kernels are instead forked from a preloaded template that
 lives in one such sandbox per worker (:func:`zygote_argv`, ``autograder.zygote``).
+The kernelspec either starts the sandbox (:func:`kernel_argv`) or names the template's
+provisioner; nbgrader finds it through ``TrustedTestExecute.kernel_dirs``.
 """
 
 from __future__ import annotations
@@ -31,23 +33,13 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-KERNEL_NAME = "kl-sandbox"
+from .policy import MOUNTED_PACKAGES, PRELOAD, SYSTEM_FOLDERS, SandboxLimits
 
-#: First uid used for sandboxed kernels when grading as root; worker slot i uses BASE + i
-SANDBOX_UID_BASE = 61000
+KERNEL_NAME = "kl-sandbox"
 
 
 class SandboxUnavailable(RuntimeError):
     """bubblewrap is missing or cannot create a sandbox on this machine."""
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Resource limits of one student kernel (see ``setrlimit(2)``)."""
-
-    memory_bytes: int = 3 * 1024**3  # RLIMIT_AS: numpy + scipy + matplotlib need ~1 GiB
-    max_processes: int = 64  # RLIMIT_NPROC: stops fork bombs
-    max_file_bytes: int = 64 * 1024**2  # RLIMIT_FSIZE: no file larger than this
 
 
 def bwrap_path() -> str | None:
@@ -112,11 +104,10 @@ def matplotlib_font_cache() -> Path | None:
 
 def readonly_paths() -> list[Path]:
     """Folders the kernel may read: system, Python, virtualenv, course packages."""
-    candidates = [Path(p) for p in ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin",
-                                    "/etc")]
+    candidates = [Path(p) for p in SYSTEM_FOLDERS]
     candidates += [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
                    Path(sys.executable).resolve().parent,
-                   _package_dir("kl_helpers"), _package_dir("autograder")]
+                   *(_package_dir(name) for name in MOUNTED_PACKAGES)]
     seen, paths = set(), []
     for path in candidates:
         if path.exists() and not path.is_symlink() and path not in seen:
@@ -197,7 +188,7 @@ def kernel_argv(job: KernelJob, limits: SandboxLimits) -> list[str]:
             "--proc", "/proc", "--dev", "/dev",
             "--chdir", str(job.notebook_dir),
             *_environment_args(),
-            "--", sys.executable, "-m", "autograder.sandbox_kernel",
+            "--", sys.executable, "-m", "autograder.inside.kernel",
             json.dumps({"uid": job.uid, "nproc_limit": nproc_limit(limits),
                         "font_cache": str(job.font_cache or ""), **asdict(limits)}),
             "{connection_file}"]
@@ -225,14 +216,14 @@ def nproc_limit(limits: SandboxLimits) -> int:
     return count_processes_of(os.getuid()) + limits.max_processes
 
 
-def zygote_argv(slot_dir: Path, font_cache: Path | None) -> list[str]:
-    """Command line of a grading worker's kernel template (``autograder.zygote``).
+def zygote_argv(slot_dir: Path, socket_path: Path, font_cache: Path | None) -> list[str]:
+    """Command line of a grading worker's kernel template (``autograder.inside.zygote``).
 
     The same sandbox as :func:`kernel_argv`, for one long-lived process that forks
-    the kernels: the slot folder (working folder and sockets of the current
-    kernel) is its only writable mount besides ``/tmp``. It keeps CAP_SYS_ADMIN so
-    that each forked kernel can take mount and IPC namespaces and a ``/dev/shm`` of
-    its own before dropping root.
+    the kernels: the slot folder (working folder and sockets of the current kernel,
+    and the template's own ``socket_path``) is its only writable mount besides
+    ``/tmp``. It keeps CAP_SYS_ADMIN so that each forked kernel can take mount and IPC
+    namespaces and a ``/dev/shm`` of its own before dropping root.
     """
     bwrap = _required_bwrap()
     extra_readonly = [font_cache] if font_cache else []
@@ -242,7 +233,8 @@ def zygote_argv(slot_dir: Path, font_cache: Path | None) -> list[str]:
             "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--dir", "/dev/shm",
             "--chdir", str(slot_dir),
             *_environment_args(),
-            "--", sys.executable, "-m", "autograder.zygote"]
+            "--", sys.executable, "-m", "autograder.inside.zygote", json.dumps(PRELOAD),
+            str(socket_path)]
 
 
 def copy_student_files(submitted_dir: Path, private_dir: Path, uid: int) -> None:
@@ -272,12 +264,9 @@ def give_to(folder: Path, uid: int) -> None:
             os.chown(name, uid, uid)
 
 
-def write_kernelspec(jupyter_dir: Path, spec: dict) -> None:
-    """Write ``spec`` as the kernelspec ``KERNEL_NAME`` under ``jupyter_dir``.
-
-    Point ``JUPYTER_PATH`` at ``jupyter_dir`` so that jupyter_client finds it.
-    """
-    spec_dir = jupyter_dir / "kernels" / KERNEL_NAME
+def write_kernelspec(kernel_dir: Path, spec: dict) -> None:
+    """Write ``spec`` as the kernelspec ``KERNEL_NAME`` in the folder of kernels ``kernel_dir``."""
+    spec_dir = kernel_dir / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
         "display_name": "Python 3 (sandboxed grading)",
@@ -290,14 +279,11 @@ def write_kernelspec(jupyter_dir: Path, spec: dict) -> None:
 
 
 def prepare_job(job: KernelJob, submitted_dir: Path, limits: SandboxLimits,
-                jupyter_dir: Path) -> None:
-    """Create the job's folders and a kernelspec named ``KERNEL_NAME`` in ``jupyter_dir``.
-
-    Point ``JUPYTER_PATH`` at ``jupyter_dir`` so that jupyter_client finds it.
-    """
+                kernel_dir: Path) -> None:
+    """Create the job's folders and a kernelspec named ``KERNEL_NAME`` in ``kernel_dir``."""
     for folder in (job.ipc_dir, job.runtime_dir):
         folder.mkdir(parents=True, exist_ok=True)
     copy_student_files(submitted_dir, job.private_dir, job.uid)
     if os.geteuid() == 0:
         give_to(job.ipc_dir, job.uid)
-    write_kernelspec(jupyter_dir, {"argv": kernel_argv(job, limits)})
+    write_kernelspec(kernel_dir, {"argv": kernel_argv(job, limits)})

@@ -26,151 +26,41 @@ import importlib
 import inspect
 import io
 import json
-import math
 import traceback
+from pathlib import Path
 from queue import Empty
 
 import nbformat
-import numpy as np
+from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.utils import ensure_async
-from nbclient.exceptions import CellTimeoutError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
+from traitlets import List, Unicode
 
 from kl_helpers import checks
 from kl_helpers.checks import DelegationError, RemoteCallable, delegation_message
 
-RESULT_MIME = "application/vnd.kl-course.result+json"
-
-#: Packages a test may use through a name the notebook imported (``np``, ``math``). Only
-#: these are imported here: a module name chosen by the student could otherwise run
-#: the student's own files inside the grader (its working folder is on ``sys.path``).
-ALLOWED_MODULE_ROOTS = frozenset({
-    "numpy", "scipy", "math", "cmath", "statistics", "random", "fractions", "decimal",
-    "itertools", "functools", "collections", "operator", "json", "re", "kl_helpers",
-    "matplotlib",
-})
-
-# The kernel side of the trusted tests. It runs in the student's kernel, in a private
-# namespace of its own (not the notebook's globals), so the student's code never
-# appears to call it and it never appears as the student's code.
-_KERNEL_SIDE = r"""
-import json as _json
-import math as _math
-import types as _types
-
-SLOT = {}  # the notebook's namespace and the own-work checks, set once by install()
-
-
-def install(user_ns, checks_source):
-    checks = {"__name__": "__kl_grader_checks__"}
-    exec(compile(checks_source, "<kl-grader: own-work checks>", "exec"), checks)
-    SLOT.update(user_ns=user_ns, checks=checks)
-
-
-def encode(value, depth=0):
-    if depth > 20:
-        raise ValueError("value nested too deeply")
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, _types.ModuleType):
-        return {"__module__": value.__name__}
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        # float(): repr(np.float64('inf')) is 'np.float64(inf)', not 'inf'
-        return value if _math.isfinite(value) else {"__float__": repr(float(value))}
-    try:
-        import numpy as _np
-    except ImportError:
-        _np = None
-    if _np is not None and isinstance(value, _np.ndarray):
-        if value.dtype.kind not in "biuf":
-            raise TypeError(f"array of dtype {value.dtype} cannot be compared")
-        return {"__ndarray__": encode(value.tolist(), depth + 1), "dtype": str(value.dtype)}
-    if _np is not None and isinstance(value, _np.generic):
-        return encode(value.item(), depth + 1)
-    if isinstance(value, (list, tuple)):
-        return [encode(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": [[encode(k, depth + 1), encode(v, depth + 1)]
-                             for k, v in value.items()]}
-    if callable(value):
-        return {"__callable__": getattr(value, "__name__", "function")}
-    raise TypeError(f"a {type(value).__name__} cannot be checked; return numbers or arrays")
-
-
-def decode(data):
-    import numpy as _np
-    if isinstance(data, list):
-        return [decode(v) for v in data]
-    if isinstance(data, dict):
-        if "__float__" in data:
-            return float(data["__float__"])
-        if "__ndarray__" in data:
-            return _np.asarray(decode(data["__ndarray__"]), dtype=data["dtype"])
-        if "__dict__" in data:
-            return {decode(k): decode(v) for k, v in data["__dict__"]}
-    return data
-
-
-def emit(outcome):
-    from IPython.display import display
-    display({"@MIME@": outcome}, raw=True)
-
-
-def describe(exc):
-    # the student's class name and message, and the built-in classes it derives from,
-    # so that the tests can catch a subclass of ValueError as a ValueError
-    try:
-        message = str(exc)[:2000]
-    except Exception:
-        message = ""
-    kind = type(exc)
-    return {"type": kind.__name__, "message": message,
-            "builtins": [c.__name__ for c in kind.__mro__ if c.__module__ == "builtins"]}
-
-
-def emit_value(value):
-    try:
-        emit({"value": encode(value)})
-    except Exception as exc:
-        emit({"raised": describe(exc)})
-
-
-def call(name, payload, forbidden):
-    # one test call of a student function; with ``forbidden``, watched for delegation
-    func = SLOT["user_ns"][name]
-    args, kwargs = decode(_json.loads(payload))
-    # the student's code is what was defined where the function was (the notebook)
-    home = getattr(func, "__globals__", SLOT["user_ns"])
-    watch = None if forbidden is None else SLOT["checks"]["CallWatch"](forbidden, home)
-    try:
-        if watch is None:
-            value = func(*args, **kwargs)
-        else:
-            with watch:
-                value = func(*args, **kwargs)
-        outcome = {"value": encode(value)}
-    except Exception as exc:
-        outcome = {"raised": describe(exc)}
-    outcome["delegations"] = [] if watch is None else list(watch.found)
-    emit(outcome)
-
-
-def own_work(name, forbidden):
-    emit_value(SLOT["checks"]["delegations"](SLOT["user_ns"][name], tuple(forbidden)))
-""".replace("@MIME@", RESULT_MIME)
+from .inside import codec, kernel_side
+from .inside.codec import CodecError, Reference
+from .inside.kernel_side import RESULT_MIME
+from .job import INTERRUPT_IGNORED, KERNEL_DIED, Execution
+from .policy import ALLOWED_MODULE_ROOTS
 
 
 @functools.cache
-def _install_code() -> str:
-    """The first probe's preamble: the kernel side, installed in a private namespace.
+def kernel_preamble() -> str:
+    """Code that installs the kernel side in a private namespace (``__kl_grader``).
 
-    The same text for every notebook a worker grades, so it is built once per process.
+    Sent before the first request of each notebook: the codec (the same module the
+    grader uses), the kernel side, then the own-work checks, all from their source. The
+    same text for every notebook a worker grades, so it is built once per process.
     """
+    codec_source = inspect.getsource(codec)
+    side_source = inspect.getsource(kernel_side)
     checks_source = inspect.getsource(checks)
     return (f"__kl_grader = {{'__name__': '__kl_grader__'}}\n"
-            f"exec(compile({_KERNEL_SIDE!r}, '<kl-grader>', 'exec'), __kl_grader)\n"
+            f"exec(compile({codec_source!r}, '<kl-grader: codec>', 'exec'), __kl_grader)\n"
+            f"exec(compile({side_source!r}, '<kl-grader>', 'exec'), __kl_grader)\n"
             f"__kl_grader['install'](globals(), {checks_source!r})\n")
 
 
@@ -178,63 +68,20 @@ class StudentCodeError(RuntimeError):
     """The student's kernel could not answer (no result, unknown name, bad value)."""
 
 
-class _Reference:
-    """A module or function the kernel named instead of sending a value."""
-
-    def __init__(self, kind: str, name: str) -> None:
-        self.kind, self.name = kind, name
-
-
-def encode(value, depth: int = 0):
-    """Encode ``value`` (test data) for the kernel, as the kernel side's ``encode`` does."""
-    if depth > 20:
-        raise ValueError("value nested too deeply")
-    if value is None or isinstance(value, bool | str | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else {"__float__": repr(float(value))}
-    if isinstance(value, np.ndarray):
-        return {"__ndarray__": encode(value.tolist(), depth + 1), "dtype": str(value.dtype)}
-    if isinstance(value, np.generic):
-        return encode(value.item(), depth + 1)
-    if isinstance(value, list | tuple):
-        return [encode(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": [[encode(k, depth + 1), encode(v, depth + 1)]
-                             for k, v in value.items()]}
-    raise TypeError(f"cannot send a {type(value).__name__} to the student's kernel")
+def encode(value):
+    """Test data for the kernel (see ``autograder.inside.codec``)."""
+    try:
+        return codec.encode(value)
+    except TypeError:
+        raise TypeError(f"cannot send a {type(value).__name__} to the student's kernel") from None
 
 
 def decode(data):
     """Plain Python/numpy data from what the kernel sent: never a student object."""
-    if data is None or isinstance(data, bool | str):
-        return data
-    if isinstance(data, int | float):
-        return data
-    if isinstance(data, list):
-        return [decode(v) for v in data]
-    if isinstance(data, dict):
-        if "__float__" in data:
-            text = str(data["__float__"])
-            if text not in ("inf", "-inf", "nan"):
-                raise StudentCodeError(f"unexpected float {text!r}")
-            return float(text)
-        if "__ndarray__" in data:
-            dtype = np.dtype(str(data["dtype"]))
-            if dtype.kind not in "biuf":
-                raise StudentCodeError(f"unexpected dtype {dtype}")
-            return np.asarray(decode(data["__ndarray__"]), dtype=dtype)
-        if "__dict__" in data:
-            return {_hashable(decode(k)): decode(v) for k, v in data["__dict__"]}
-        if "__module__" in data:
-            return _Reference("module", str(data["__module__"]))
-        if "__callable__" in data:
-            return _Reference("callable", str(data["__callable__"]))
-    raise StudentCodeError(f"the kernel sent data of an unexpected shape: {str(data)[:80]}")
-
-
-def _hashable(key):
-    return tuple(key) if isinstance(key, list) else key
+    try:
+        return codec.decode(data)
+    except CodecError as exc:
+        raise StudentCodeError(f"the kernel sent {exc}") from None
 
 
 class RemoteFunction(RemoteCallable):
@@ -261,7 +108,7 @@ class RemoteFunction(RemoteCallable):
             raise DelegationError(delegation_message(
                 self.__name__, [str(item) for item in outcome["delegations"]]))
         result = _outcome_value(outcome, what)
-        if isinstance(result, _Reference):
+        if isinstance(result, Reference):
             raise StudentCodeError(f"{self.__name__} returned a {result.kind}, not a value")
         return result
 
@@ -322,11 +169,26 @@ class TrustedTestExecute(Execute):
 
     It also gives up on a kernel that ignores the interrupt sent at a cell's timeout
     (a loop that catches KeyboardInterrupt): nbgrader would otherwise wait out the
-    timeout again on every later cell, queued behind the loop.
+    timeout again on every later cell, queued behind the loop. With ``record_dir`` set,
+    it records what happened to each notebook (``job.Execution``: cells interrupted at
+    the timeout, a kernel that died or stopped responding) in ``<notebook>.json`` there.
     """
+
+    kernel_dirs = List(Unicode(), help="folders of kernelspecs searched first (the "
+                                       "grader's sandbox kernel)").tag(config=True)
+    record_dir = Unicode("", help="where to record each notebook's execution "
+                                  "(empty: nowhere)").tag(config=True)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        if self.kernel_dirs:
+            km.kernel_spec_manager = KernelSpecManager(
+                kernel_dirs=[*self.kernel_dirs, *km.kernel_spec_manager.kernel_dirs])
+        return km
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.log.error("Timeout waiting for execute reply (%is); interrupting", timeout)
+        self._cell_timeouts += 1
         await ensure_async(self.km.interrupt_kernel())
         try:
             # an interrupted cell replies at once (KeyboardInterrupt); drain that reply
@@ -344,7 +206,23 @@ class TrustedTestExecute(Execute):
         self.delegation_checks: dict = {}
         self.watched: dict = {}  # per test cell: student function -> forbidden routines
         self._codec_sent = False
-        return super().preprocess(nb, resources, km=km)
+        self._cell_timeouts = 0
+        ended_by = None
+        try:
+            return super().preprocess(nb, resources, km=km)
+        except DeadKernelError:
+            ended_by = KERNEL_DIED
+            raise
+        except CellTimeoutError:
+            ended_by = INTERRUPT_IGNORED
+            raise
+        finally:
+            self._record(resources, Execution(self._cell_timeouts, ended_by))
+
+    def _record(self, resources, execution: Execution) -> None:
+        if self.record_dir:
+            name = (resources or {}).get("nbgrader", {}).get("notebook", "notebook")
+            execution.save(Path(self.record_dir) / f"{name}.json")
 
     def preprocess_cell(self, cell, resources, index):
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -359,7 +237,7 @@ class TrustedTestExecute(Execute):
     def remote(self, code: str, *, what: str):
         """Run ``code`` in the kernel and return the JSON outcome it emitted."""
         # the kernel side is sent with the first probe; a student who deletes it only loses
-        probe = nbformat.v4.new_code_cell(code if self._codec_sent else _install_code() + code)
+        probe = nbformat.v4.new_code_cell(code if self._codec_sent else kernel_preamble() + code)
         self._codec_sent = True
         probe.metadata = {}
         try:
@@ -387,7 +265,7 @@ class TrustedTestExecute(Execute):
                                               what=f"the name {name!r}"), f"the name {name!r}")
         except NameError:
             raise NameError(f"name {name!r} is not defined in your notebook") from None
-        if isinstance(data, _Reference) and data.kind == "module":
+        if isinstance(data, Reference) and data.kind == "module":
             if data.name.split(".")[0] not in ALLOWED_MODULE_ROOTS:
                 raise StudentCodeError(f"the tests cannot use the module {data.name!r} that "
                                        f"your notebook calls {name!r}")
@@ -396,7 +274,7 @@ class TrustedTestExecute(Execute):
             except ImportError:
                 raise StudentCodeError(f"cannot use the module {data.name!r}") from None
             return self.references[name]
-        if isinstance(data, _Reference):
+        if isinstance(data, Reference):
             self.references[name] = RemoteFunction(self, name)
             return self.references[name]
         return data  # a value: fetched again by the next test, in case a call changed it

@@ -10,7 +10,7 @@ copied ``--copies`` times: 5 x 8 = 40 submissions of one assignment by default,
    throw-away course folder), and
 2. with ``python -m autograder grade`` (parallel workers, sandboxed kernels, tests
    run outside the kernel, feedback HTML: it does more work per notebook), and,
-   when grading as root, once more with ``KL_GRADER_ZYGOTE=0``: every kernel started
+   when grading as root, once more with ``--fresh-kernels``: every kernel started
    afresh instead of forked from the preloaded template (``autograder.zygote``), to
    show what the parallel workers alone give,
 
@@ -28,15 +28,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 
 from autograder.config import COURSE_ID, REPO_ROOT, ensure_venv_on_path, list_assignments
 from autograder.grading import GradingOptions, grade_class
+from autograder.policy import SandboxPolicy
 from autograder.sample_class import BROKEN, MISSING, build_sample_class, fill_release
 from autograder.sandbox import sandbox_problem
-from autograder.worker import use_zygote
 
 LOOP_ANSWER = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n" \
               "    except KeyboardInterrupt:\n        pass\n"
@@ -99,7 +100,7 @@ def main() -> None:
     ensure_venv_on_path()
     problem = sandbox_problem()
     options = GradingOptions(cell_timeout=args.cell_timeout, workers=args.workers,
-                             unsafe=problem is not None)
+                             sandbox=SandboxPolicy(enabled=problem is None))
     if problem:
         print(f"WARNING: no sandbox ({problem}); this grader runs --unsafe")
 
@@ -115,20 +116,17 @@ def main() -> None:
         print(f"python -m autograder grade:            {t_ours:7.1f} s "
               f"({t_ours / n:.2f} s per notebook)")
         print(f"speed-up: {t_plain / t_ours:.2f}x (target >= 1.8x on 2 cores)")
-        if use_zygote():
+        if os.geteuid() == 0 and problem is None:
             # the same grader with every kernel started afresh in its own sandbox: what
             # parallel workers alone give, without the preloaded kernel template
-            os.environ["KL_GRADER_ZYGOTE"] = "0"
-            try:
-                t_fresh = ours(work / "class", work / "ours_fresh", options, args.assignment)
-            finally:
-                del os.environ["KL_GRADER_ZYGOTE"]
+            fresh = replace(options, sandbox=SandboxPolicy(kernel_template=False))
+            t_fresh = ours(work / "class", work / "ours_fresh", fresh, args.assignment)
             print(f"  ... with fresh kernels, no template:  {t_fresh:7.1f} s "
                   f"(speed-up {t_plain / t_fresh:.2f}x from parallel workers alone)")
 
         release = nbformat.read(REPO_ROOT / "notebooks/01_definition/01_definition.ipynb", 4)
         source = nbformat.read(REPO_ROOT / "solutions/01_definition/01_definition.ipynb", 4)
-        one = GradingOptions(cell_timeout=args.cell_timeout, workers=1, unsafe=options.unsafe)
+        one = replace(options, workers=1)
         t_normal = single(fill_release(release, source), work, "normal", one)
         t_loop = single(fill_release(release, source, {"kl_divergence": LOOP_ANSWER}), work,
                         "loop", one)

@@ -40,6 +40,11 @@ HOSTILE_ANSWERS = {
         "def kl_divergence(p, q):\n"
         "    return _Anything()\n"
     ),
+    # an honest mistake, not a timeout: the function raises the built-in TimeoutError
+    "raises_timeout_error": (
+        "def kl_divergence(p, q):\n"
+        "    raise TimeoutError('gave up waiting for the answer')\n"
+    ),
 }
 
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import base64
 
-import jsonschema
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
 from nbconvert.exporters import HTMLExporter
 from nbgrader.converters import GenerateFeedback
-from nbgrader.nbgraderformat.v3 import MetadataValidatorV3
 
-from autograder import schema_cache
 from autograder.feedback import MISSING_ALT, FeedbackExporter, add_accessibility_attributes
 
 # a 1x1 PNG: an image output, which the template renders as <img> without alt text
@@ -88,26 +85,3 @@ def test_grading_config_uses_the_feedback_exporter():
     config = nbgrader_config(CoursePaths.for_repo("/tmp/unused"))
     app = GenerateFeedback(config=config)
     assert app.exporter_class is FeedbackExporter
-
-
-def test_cached_schema_validation_matches_jsonschema():
-    schema = MetadataValidatorV3().schema
-    good = {"grade": True, "solution": False, "locked": True, "task": False,
-            "grade_id": "ex1", "points": 1, "schema_version": 3}
-    schema_cache.cached_validate(good, schema)
-    for bad in ({**good, "points": "one"}, {k: v for k, v in good.items() if k != "locked"}):
-        with pytest.raises(jsonschema.ValidationError) as ours:
-            schema_cache.cached_validate(bad, schema)
-        with pytest.raises(jsonschema.ValidationError) as theirs:
-            jsonschema.validate(bad, schema)
-        assert ours.value.message == theirs.value.message
-
-
-def test_nbgrader_metadata_checks_still_reject_bad_cells():
-    schema_cache.install()
-    cell = nbformat.v4.new_code_cell("x = 1")
-    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True,
-                                 "task": False, "grade_id": "ex1", "points": "one",
-                                 "schema_version": 3}
-    with pytest.raises(jsonschema.ValidationError):
-        MetadataValidatorV3().validate_cell(cell)

@@ -15,7 +15,8 @@ from conftest import (
 )
 
 from autograder.__main__ import main
-from autograder.grading import GRADES_COLUMNS, STATUSES, TESTS_COLUMNS, check_submitted_notebook
+from autograder.intake import check_submitted_notebook
+from autograder.results import GRADES_COLUMNS, STATUSES, TESTS_COLUMNS
 
 EX2 = {"ex2_seed_value", "ex2_direction", "ex2_matches_reference", "ex2_zero_in_p",
        "ex2_zero_in_q", "ex2_identical"}
@@ -103,6 +104,14 @@ def test_broken_submissions_get_their_status(graded_class, student, status):
         assert float(row["max_score"]) > 0
         status_page = graded_class["out"] / "feedback" / student / assignment / "status.html"
         assert status in status_page.read_text()
+
+
+def test_a_students_own_timeout_error_is_not_a_timeout(graded_class):
+    """A function raising the built-in TimeoutError fails its tests, but was not cut off."""
+    row = _grade_row(graded_class, "raises_timeout_error", "01_definition")
+    assert row["status"] == "graded"
+    scores = _test_scores(graded_class, "raises_timeout_error", "01_definition")
+    assert all(float(scores[g]["score"]) == 0 for g in EX2)
 
 
 @pytest.mark.parametrize("student", ["swapped_pq", "log2_units", "zeros_unhandled",

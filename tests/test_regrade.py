@@ -16,7 +16,7 @@ from nbgrader.api import Gradebook
 
 from autograder.__main__ import main
 from autograder.config import COURSE_ID, sqlite_url
-from autograder.sandbox import SANDBOX_UID_BASE
+from autograder.policy import SANDBOX_UID_BASE
 
 STUDENTS = ("full_marks", "blank", "swapped_pq", "broken_json")
 # two assignments are enough to re-grade a student's several notebooks; all would be slow

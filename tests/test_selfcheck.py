@@ -498,8 +498,9 @@ class FakeRemote(RemoteCallable):
         from kl_helpers import checks
 
         self._trusted = trusted
-        self._kernel: dict = {}
-        exec(trusted._KERNEL_SIDE, self._kernel)
+        notebook: dict = {}
+        exec(trusted.kernel_preamble(), notebook)  # installs the kernel side as the grader does
+        self._kernel = notebook["__kl_grader"]
         self._kernel["install"]({name: func}, inspect.getsource(checks))
         self._outcomes: list = []
         self._kernel["emit"] = self._outcomes.append  # instead of IPython's display
@@ -512,7 +513,7 @@ class FakeRemote(RemoteCallable):
         self._kernel["call"](self.__name__, payload, None)
         outcome = json.loads(json.dumps(self._outcomes.pop()))  # as jupyter carries it
         result = trusted._outcome_value(outcome, f"{self.__name__}(...)")
-        if isinstance(result, trusted._Reference):
+        if isinstance(result, trusted.Reference):
             raise trusted.StudentCodeError(f"{self.__name__} returned a {result.kind}")
         return result
 

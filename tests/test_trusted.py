@@ -8,22 +8,33 @@ import math
 import numpy as np
 import pytest
 
+from autograder.policy import ALLOWED_MODULE_ROOTS
 from autograder.trusted import (
-    _KERNEL_SIDE,
-    ALLOWED_MODULE_ROOTS,
     RemoteNamespace,
     StudentCodeError,
     TrustedTestExecute,
     _outcome_value,
     decode,
     encode,
+    kernel_preamble,
 )
 
 
 def _kernel_side():
-    namespace: dict = {}
-    exec(_KERNEL_SIDE, namespace)
-    return namespace
+    """The kernel side as the grader installs it: its preamble run in a fresh namespace."""
+    notebook: dict = {}
+    exec(kernel_preamble(), notebook)
+    return notebook["__kl_grader"]
+
+
+def test_the_preamble_installs_the_same_codec_the_grader_uses():
+    """One codec on both sides: the kernel's copy is compiled from the grader's module."""
+    from autograder.inside import codec
+
+    kernel = _kernel_side()
+    for name in ("encode", "decode"):
+        assert kernel[name].__code__.co_filename == "<kl-grader: codec>"
+        assert kernel[name].__code__.co_code == getattr(codec, name).__code__.co_code
 
 
 @pytest.mark.parametrize("value", [

@@ -16,16 +16,18 @@ import psutil
 import pytest
 from conftest import NOTEBOOKS, SOLUTIONS, notebook_path
 
-from autograder import worker
 from autograder.grading import GradingOptions, grade_class
+from autograder.job import GradingJob
+from autograder.policy import SandboxPolicy
 from autograder.sample_class import fill_release
 from autograder.sandbox import sandbox_problem
+from autograder.worker import GradingWorker
 
 ASSIGNMENT = "01_definition"
 MARKER = "kl-zygote-trace"
 
 pytestmark = pytest.mark.skipif(
-    sandbox_problem() is not None or not worker.use_zygote(),
+    sandbox_problem() is not None or os.geteuid() != 0,
     reason="kernels are forked from a template only when grading as root with a sandbox")
 
 REFERENCE_KL = (
@@ -142,20 +144,27 @@ def test_background_processes_do_not_outlive_grading(two_in_turn):
 
 def test_a_dead_template_is_replaced():
     """The worker starts a new template when its template has died."""
-    first = worker._zygote()
+    grader = GradingWorker(slot=7)
     try:
+        first = grader._running_zygote()
         os.kill(first.pid, signal.SIGKILL)
         psutil.Process(first.pid).wait(timeout=10)
-        second = worker._zygote()
+        second = grader._running_zygote()
         assert second is not first and second.alive()
     finally:
-        worker._close_zygote()
+        grader.close()
 
 
-def test_fresh_kernels_are_still_available(tmp_path, monkeypatch):
-    """KL_GRADER_ZYGOTE=0 (and grading without root) starts each kernel afresh: same grades."""
-    monkeypatch.setenv("KL_GRADER_ZYGOTE", "0")
-    assert not worker.use_zygote()
+def test_the_template_is_a_choice_of_the_job(tmp_path):
+    """A job with kernel_template=False (``grade --fresh-kernels``) never uses the template."""
+    job = GradingJob("s", "a", paths=None, db_url="", max_score=1.0, cell_timeout=1,
+                     notebook_timeout=1, sandbox=SandboxPolicy(kernel_template=False))
+    assert not GradingWorker._uses_template(job)
+    assert GradingWorker._uses_template(GradingJob("s", "a", None, "", 1.0, 1, 1))
+
+
+def test_fresh_kernels_are_still_available(tmp_path):
+    """--fresh-kernels (and grading without root) starts each kernel afresh: same grades."""
     release_nb = nbformat.read(notebook_path(NOTEBOOKS, ASSIGNMENT), as_version=4)
     source_nb = nbformat.read(notebook_path(SOLUTIONS, ASSIGNMENT), as_version=4)
     path = notebook_path(tmp_path / "submissions" / "fresh", ASSIGNMENT)
@@ -164,7 +173,8 @@ def test_fresh_kernels_are_still_available(tmp_path, monkeypatch):
                    path)
     [result] = grade_class(tmp_path / "submissions", tmp_path / "out",
                            assignments=[ASSIGNMENT],
-                           options=GradingOptions(cell_timeout=10, workers=1))
+                           options=GradingOptions(cell_timeout=10, workers=1,
+                                                  sandbox=SandboxPolicy(kernel_template=False)))
     assert result.status == "graded", result.message
     printed = _printed(tmp_path / "out", "fresh")
     assert _line(printed, "FOUND") == "FOUND []"
@@ -174,7 +184,7 @@ def test_fresh_kernels_are_still_available(tmp_path, monkeypatch):
 
 def test_clearing_tmp_spares_only_the_mounts_and_their_folders(tmp_path):
     """A forked kernel's /tmp loses all a student left; mounted course folders stay."""
-    from autograder.zygote import clear_folder
+    from autograder.inside.zygote import clear_folder
 
     outside = tmp_path / "outside"
     outside.mkdir()

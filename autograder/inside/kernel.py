@@ -1,7 +1,7 @@
 """Start an IPython kernel inside the sandbox: set limits, drop root, exec ipykernel.
 
 Usage (by the kernelspec that ``autograder.sandbox`` writes):
-``python -m autograder.sandbox_kernel '{"uid": ..., "memory_bytes": ...}' CONNECTION_FILE``
+``python -m autograder.inside.kernel '{"uid": ..., "memory_bytes": ...}' CONNECTION_FILE``
 """
 
 from __future__ import annotations

@@ -12,16 +12,17 @@ HUB_PREFIX ?= /opt/kl-course
 INSTRUCTOR ?= instructor
 HUB_PORT ?= 8000
 
-.PHONY: demo test lint lab release grade bench clean venv hub hub-install hub-student \
-        hub-release hub-grade hub-export hub-feedback
+.PHONY: demo test test-fast lint lab release grade bench clean venv hub hub-install \
+        hub-student hub-release hub-grade hub-export hub-feedback
 
 venv: $(BIN)/.installed
 
-$(BIN)/.installed: pyproject.toml
+# constraints.txt pins every transitive dependency (its header says how to regenerate it)
+$(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 demo: venv  ## build the release, grade the bundled sample class, print the scores
@@ -30,6 +31,10 @@ demo: venv  ## build the release, grade the bundled sample class, print the scor
 test: venv  ## everything CI checks
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+test-fast: venv  ## ruff and the unit tests only (pytest -m unit): the edit-test loop
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m unit
 
 lint: venv
 	$(BIN)/ruff check .

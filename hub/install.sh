@@ -53,7 +53,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   /usr/bin/python3 -m venv "$PREFIX/venv"
   "$PREFIX/venv/bin/python" -m pip install --quiet --upgrade pip
   # a copy of the course's packages (kl_helpers, autograder), not a link to this checkout
-  "$PREFIX/venv/bin/python" -m pip install --quiet "$REPO[hub]"
+  "$PREFIX/venv/bin/python" -m pip install --quiet -c "$REPO/constraints.txt" "$REPO[hub]"
   echo "$want" > "$stamp"
 fi
 # JupyterLab defaults for everyone: no news pop-up, no update check (a class needs neither)

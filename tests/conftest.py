@@ -143,3 +143,68 @@ def graded_class(tmp_path_factory):
     assert main(["grade", str(submissions), "--out", str(out)]) == 0
     return {"submissions": submissions, "out": out,
             "grades": read_csv(out / "grades.csv"), "tests": read_csv(out / "tests.csv")}
+
+
+# -- markers (pyproject.toml describes them; `make test-fast` runs `-m unit`) -----------------
+# One line per test module: the markers every test of it gets. A test that uses one of
+# FIXTURE_MARKERS' fixtures (directly or through another fixture) gets that marker as well,
+# and a test with any marker but `unit` is not `unit`. A module missing here fails collection.
+MODULE_MARKERS: dict[str, tuple[str, ...]] = {
+    "test_applications.py": ("unit",),  # kl_helpers.applications vs scipy, loops, quadrature
+    "test_binder.py": ("binder", "notebooks"),  # venv from environment.yml, postBuild, release
+    "test_browser.py": ("browser", "notebooks"),  # JupyterLab in Chromium: run all, Validate
+    "test_checks.py": ("unit",),  # kl_helpers.checks: delegation found by identity
+    "test_dask.py": ("dask",),  # graded_class's submissions graded again on a LocalCluster
+    "test_environment.py": ("unit",),  # pins: pyproject, environment.yml, constraints.txt
+    "test_feedback.py": ("unit",),  # the feedback exporter on an in-memory notebook, no kernel
+    "test_fitting.py": ("unit",),  # kl_helpers.fitting vs quad and seeded Monte Carlo
+    "test_grading.py": ("unit",),  # the CLI's error paths; the round trip uses graded_class
+    "test_habits.py": ("unit",),  # the pre-commit hooks; nbstripout leaves solutions/ as is
+    "test_handback.py": ("unit",),  # formgrader on graded_class's run; one error path
+    "test_honest.py": ("grading", "notebooks"),  # honest class graded, and run in kernels
+    "test_hostile.py": ("grading",),  # hostile submissions graded in the sandbox
+    "test_job.py": ("unit",),  # autograder.job: what a worker observed becomes a status
+    "test_hub.py": ("hub", "browser", "grading", "notebooks"),  # hub/install.sh, round trip
+    "test_kl_helpers.py": ("unit",),  # kl_helpers vs scipy, loops, Hypothesis properties
+    "test_monte_carlo.py": ("unit",),  # kl_helpers.monte_carlo vs loops and exact values
+    "test_own_work_rules.py": ("unit",),  # parses the solution notebooks' cells, runs none
+    "test_patches.py": ("unit",),  # autograder.patches: in-process and `python -c` checks
+    "test_policy.py": ("grading",),  # policy checks, and its limits seen by a graded kernel
+    "test_postgres.py": ("postgres", "grading"),  # a throwaway PostgreSQL gradebook
+    "test_regrade.py": ("grading",),  # grades twice, and after a SIGKILLed grader
+    "test_release.py": ("notebooks",),  # nbgrader generate_assignment into a fresh release
+    "test_report.py": ("unit",),  # the report of graded_class's run; item analysis, errors
+    "test_rl.py": ("unit",),  # kl_helpers.rl vs loops, finite differences, Monte Carlo
+    "test_runners.py": ("unit",),  # the local pool with fake workers that grade instantly
+    "test_selfcheck.py": ("unit",),  # kl_helpers.selfcheck, through an in-process proxy
+    "test_solutions.py": ("notebooks",),  # every solution notebook executed with nbclient
+    "test_trusted.py": ("unit",),  # the trusted-test data path, no kernel
+    "test_validation.py": ("unit",),  # kl_helpers._validation, the shared argument checks
+    "test_zygote.py": ("grading",),  # kernels forked from a template, graded as root
+}
+FIXTURE_MARKERS = {"graded_class": "grading"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test from MODULE_MARKERS and FIXTURE_MARKERS; refuse unlisted modules."""
+    tests = Path(__file__).resolve().parent
+    unlisted = set()
+    for item in items:
+        path = Path(item.path).resolve()
+        if path.parent != tests:
+            continue
+        if path.name not in MODULE_MARKERS:
+            unlisted.add(path.name)
+            continue
+        fixtures = getattr(item, "fixturenames", ())
+        names = set(MODULE_MARKERS[path.name])
+        names |= {mark for fixture, mark in FIXTURE_MARKERS.items() if fixture in fixtures}
+        if names != {"unit"}:
+            names.discard("unit")
+        for name in sorted(names):
+            item.add_marker(name)
+    if unlisted:
+        raise pytest.UsageError(
+            f"test module(s) {', '.join(sorted(unlisted))} not classified: add one line each "
+            f"to MODULE_MARKERS in tests/conftest.py with its markers (unit, notebooks, "
+            f"grading, browser, postgres, dask, hub, binder: see pyproject.toml)")

@@ -72,3 +72,30 @@ def test_readme_has_a_binder_badge_that_opens_the_notebooks_in_jupyterlab():
 def test_readme_has_an_nbgitpuller_link_template():
     text = (REPO / "README.md").read_text()
     assert re.search(r"/hub/user-redirect/git-pull\?repo=", text)
+
+
+def _constraints() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not pinned with =="
+            pins[_normalized(name)] = version.strip()
+    return pins
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_constraints_txt_has_every_pin_of_pyproject_at_its_version():
+    project = _pyproject()["project"]
+    pinned = _pins(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        pinned.update(_pins(extra))
+    locked = _constraints()
+    assert "kl-course" not in locked
+    differ = {name: (version, locked.get(_normalized(name)))
+              for name, version in pinned.items() if locked.get(_normalized(name)) != version}
+    assert differ == {}, f"pyproject pin vs constraints.txt: {differ}"

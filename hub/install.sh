@@ -45,16 +45,25 @@ umask 022
 mkdir -p "$PREFIX"
 chmod 755 "$PREFIX"
 
-# the environment of every user's server, rebuilt when the course's pins change
-stamp="$PREFIX/venv/.kl-course-installed"
-want=$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+# the environment of every user's server: rebuilt when the course's pins change, and its
+# copy of the course's packages renewed when their code changes (students import
+# kl_helpers from this copy: it must not lag behind the checkout)
+pins_stamp="$PREFIX/venv/.kl-course-installed"
+code_stamp="$PREFIX/venv/.kl-course-code"
+pins=$(cat "$REPO/pyproject.toml" "$REPO/constraints.txt" | sha256sum | cut -d' ' -f1)
+code=$(cd "$REPO" && find kl_helpers autograder -name '*.py' | LC_ALL=C sort | xargs sha256sum \
+       | sha256sum | cut -d' ' -f1)
+if [ ! -f "$pins_stamp" ] || [ "$(cat "$pins_stamp")" != "$pins" ]; then
   rm -rf "$PREFIX/venv"
   /usr/bin/python3 -m venv "$PREFIX/venv"
   "$PREFIX/venv/bin/python" -m pip install --quiet --upgrade pip
   # a copy of the course's packages (kl_helpers, autograder), not a link to this checkout
   "$PREFIX/venv/bin/python" -m pip install --quiet -c "$REPO/constraints.txt" "$REPO[hub]"
-  echo "$want" > "$stamp"
+  echo "$pins" > "$pins_stamp"
+  echo "$code" > "$code_stamp"
+elif [ ! -f "$code_stamp" ] || [ "$(cat "$code_stamp")" != "$code" ]; then
+  "$PREFIX/venv/bin/python" -m pip install --quiet --no-deps --force-reinstall "$REPO"
+  echo "$code" > "$code_stamp"
 fi
 # JupyterLab defaults for everyone: no news pop-up, no update check (a class needs neither)
 mkdir -p "$PREFIX/venv/share/jupyter/lab/settings"

@@ -48,6 +48,7 @@ WRITTEN_FOR = {
     "feedback exporter (autograder.feedback)": {"nbconvert": "7.17.2"},
     "trusted test runner (autograder.trusted)": {"nbgrader": "0.9.6", "nbclient": "0.11.0"},
     "kernel template provisioner (autograder.zygote)": {"jupyter_client": "8.10.0"},
+    "kernel client ready sooner (autograder.trusted)": {"jupyter_client": "8.10.0"},
 }
 
 

@@ -88,7 +88,9 @@ ALLOWED_MODULE_ROOTS = frozenset({*STANDARD_MODULES,
                                   *(library.module for library in COURSE_LIBRARIES)})
 
 #: The kernel machinery the template imports before the course libraries
-KERNEL_PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython", "zmq")
+#: (``ipykernel.debugger`` pulls in debugpy: 70 ms of every kernel's start-up otherwise)
+KERNEL_PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython",
+                  "zmq")
 
 #: Everything the kernel template imports before any fork, in order
 PRELOAD = (*KERNEL_PRELOAD, *(name for library in COURSE_LIBRARIES for name in library.preload))

@@ -23,6 +23,9 @@ from .results import AssignmentResult
 #: What a dead worker process's job gets as its message
 WORKER_DIED = "the grading worker process died while grading this submission; grade it again"
 
+#: Worker processes in a row that may die before they are ready, before the run gives up
+MAX_START_FAILURES = 3
+
 # Pool slots are small numbers; slots of Dask worker processes (from their pid) start above
 _PID_SLOT_OFFSET = 1000
 
@@ -110,6 +113,8 @@ class LocalPool:
         waiting = list(jobs)
         # the slots still working, and each one's job (None: starting up, or idle)
         assigned: dict[int, GradingJob | None] = dict.fromkeys(self._procs)
+        started: set[int] = set()  # slots whose current process has said it is ready
+        start_failures = 0
         while assigned:
             watched = {}
             for slot in assigned:
@@ -129,10 +134,22 @@ class LocalPool:
                         yield AssignmentResult.not_graded(job.student, job.assignment,
                                                           "error", WORKER_DIED, job.max_score)
                     conn.close()
+                    if slot not in started:
+                        start_failures += 1
+                        if start_failures >= MAX_START_FAILURES:
+                            raise RunnerError(
+                                f"{start_failures} grading worker processes in a row died while "
+                                f"starting (the last with exit code {process.exitcode}); "
+                                "see the messages above. A script that calls grade_class "
+                                "must do so under `if __name__ == \"__main__\":`")
+                    started.discard(slot)
                     if waiting:
                         self._start(slot)
                         assigned[slot] = None
                     continue
+                if slot not in started:
+                    started.add(slot)
+                    start_failures = 0
                 if message is not None:
                     yield message
                 job = waiting.pop(0) if waiting else None

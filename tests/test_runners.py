@@ -6,10 +6,12 @@ import functools
 import os
 from pathlib import Path
 
+import pytest
+
 from autograder.config import CoursePaths
 from autograder.job import GradingJob
 from autograder.results import AssignmentResult
-from autograder.runners import WORKER_DIED, LocalPool
+from autograder.runners import MAX_START_FAILURES, WORKER_DIED, LocalPool, RunnerError
 
 PATHS = CoursePaths(Path("/s"), Path("/r"), Path("/w"))
 
@@ -37,6 +39,13 @@ class FakeWorker:
 
     def close(self) -> None:
         pass
+
+
+class NeverStarts(FakeWorker):
+    """A worker whose process always dies while it starts (a broken installation, say)."""
+
+    def warm_up(self) -> None:
+        os._exit(6)
 
 
 def _jobs(*students: str) -> list[GradingJob]:
@@ -75,3 +84,9 @@ def test_a_worker_dying_at_start_up_loses_no_job(tmp_path):
 def test_no_jobs_end_at_once():
     """An empty class: the pool starts, has nothing to do and stops."""
     assert _run(functools.partial(FakeWorker, None), [], workers=1) == {}
+
+
+def test_workers_that_never_start_stop_the_run_with_a_clear_error():
+    """Processes that die at start-up again and again end the run instead of looping."""
+    with pytest.raises(RunnerError, match=f"{MAX_START_FAILURES} grading worker processes"):
+        _run(functools.partial(NeverStarts, None), _jobs("a", "b"), workers=1)

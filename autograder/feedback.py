@@ -14,13 +14,19 @@ grading worker showed two costs that repeat for every student without need:
   edited template is compiled afresh);
 * after rendering, ``HTMLExporter`` re-parses the whole page (several hundred kB of
   inlined CSS included) with BeautifulSoup only to add ``alt`` text to images and
-  ``tabindex`` to cells; here the same two edits are made on the rendered text.
+  ``tabindex`` to cells; here the same two edits are made on the rendered text;
+* two thirds of a page's rendering went to sanitising each markdown cell's HTML with
+  bleach (``clean_html``) and a sixth to highlighting each code cell with pygments, yet
+  a class's notebooks share most of their cells: both filters are pure functions of
+  their text, so here each result is kept per process and computed once per distinct
+  cell (``_remembered``).
 
 The page is otherwise exactly what nbgrader's exporter produces.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import shutil
@@ -29,6 +35,7 @@ from pathlib import Path
 import jinja2
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.strings import clean_html
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
 from .results import SCORED_STATUSES, AssignmentResult
@@ -60,6 +67,35 @@ class _MemoryBytecodeCache(jinja2.BytecodeCache):
 
 _BYTECODE_CACHE = _MemoryBytecodeCache()
 
+#: Distinct cells remembered per filter and process (a course notebook has about 100)
+_REMEMBERED_CELLS = 4096
+
+
+def _remembered(function):
+    """``function`` (pure: text in, text out) with its results kept for repeated texts."""
+    return functools.lru_cache(maxsize=_REMEMBERED_CELLS)(function)
+
+
+_clean_html = _remembered(clean_html)
+
+
+@_remembered
+def _highlight(lexer: str | None, language: str | None, source: str) -> str:
+    return Highlight2HTML(pygments_lexer=lexer)(source, language)
+
+
+class _RememberingHighlighter:
+    """The ``highlight_code`` filter, computed once per distinct (language, source)."""
+
+    def __init__(self, lexer: str | None, parent) -> None:
+        self._lexer = lexer
+        self._plain = Highlight2HTML(pygments_lexer=lexer, parent=parent)
+
+    def __call__(self, source, language=None, metadata=None):
+        if metadata and "magics_language" in metadata:  # the cell's magic picks the lexer
+            return self._plain(source, language, metadata)
+        return _highlight(self._lexer, language, str(source))
+
 
 def add_accessibility_attributes(html: str) -> str:
     """What ``HTMLExporter`` adds with BeautifulSoup, done on the text.
@@ -83,13 +119,14 @@ class FeedbackExporter(HTMLExporter):
         # HTMLExporter.from_notebook_node, minus its BeautifulSoup post-processing
         langinfo = nb.metadata.get("language_info", {})
         lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
-        highlight_code = self.filters.get(
-            "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+        highlight_code = self.filters.get("highlight_code",
+                                          _RememberingHighlighter(lexer, parent=self))
         resources = self._init_resources(resources)
         filter_data_type = WidgetsDataTypeFilter(
             notebook_metadata=self._nb_metadata, parent=self, resources=resources)
         self.register_filter("highlight_code", highlight_code)
         self.register_filter("filter_data_type", filter_data_type)
+        self.register_filter("clean_html", _clean_html)
         html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         return add_accessibility_attributes(html), resources
 

@@ -26,6 +26,11 @@ Measured on the 2-core course machine, before these changes:
   against the meta-schema on every call: a tenth of a grading worker's CPU time.
   :func:`install_schema_cache` gives nbgrader's format module a ``validate`` that builds
   each schema's validator once; it raises the same error (``best_match``).
+* nbgrader opens its gradebook about a dozen times per graded notebook, and each
+  ``Gradebook(db_url)`` made a new database engine, listed the tables, checked that all
+  twenty exist and looked the course up (4 to 6 ms). In a grading worker,
+  :func:`install_gradebook_reuse` keeps one engine per database for the process and
+  checks the tables once per database file; an open then costs a session.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ WRITTEN_FOR = {
     "iri grammar skipped": {"jsonschema": "4.26.0"},
     "alembic head read in-process": {"nbgrader": "0.9.6", "alembic": "1.20.1"},
     "schema validators cached": {"nbgrader": "0.9.6", "jsonschema": "4.26.0"},
+    "gradebook engines reused": {"nbgrader": "0.9.6", "SQLAlchemy": "2.1.9"},
     "feedback exporter (autograder.feedback)": {"nbconvert": "7.17.2"},
     "trusted test runner (autograder.trusted)": {"nbgrader": "0.9.6", "nbclient": "0.11.0"},
     "kernel template provisioner (autograder.zygote)": {"jupyter_client": "8.10.0"},
@@ -151,10 +157,80 @@ def install_schema_cache() -> None:
         nbgrader_format.jsonschema = _JsonschemaWithCache()
 
 
-def install() -> None:
+def _database_identity(db_url: str):
+    """What must not change for a remembered engine to stay valid, or None to not remember.
+
+    A SQLite file is identified by its inode: a file deleted and created again (a new
+    grading run in the same folder) gets a new engine and a new check of its tables.
+    """
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if not url.drivername.startswith("sqlite"):
+        return db_url
+    if not url.database or url.database == ":memory:":
+        return None
+    try:
+        stat = Path(url.database).stat()
+    except OSError:
+        return None  # not created yet: nbgrader creates it, the next open remembers it
+    return stat.st_dev, stat.st_ino
+
+
+def install_gradebook_reuse() -> None:
+    """Make ``nbgrader.api.Gradebook`` reuse this process's engine per database (idempotent).
+
+    For grading workers: the first open of a database runs nbgrader's own set-up (engine,
+    tables, course); later opens of the same database get a session on the same engine
+    and look the course up, as nbgrader does. ``close`` ends the session and keeps the
+    engine. Anything unexpected falls back to nbgrader's own open.
+    """
+    import nbgrader.api as api
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    gradebook = api.Gradebook
+    if getattr(gradebook, "_kl_engines", None) is not None:
+        return
+    original_init, original_close = gradebook.__init__, gradebook.close
+    gradebook._kl_engines = engines = {}  # db_url -> (identity, engine)
+
+    def __init__(self, db_url, course_id="default_course", authenticator=None):
+        identity = _database_identity(db_url)
+        known = engines.get(db_url)
+        if identity is not None and known is not None and known[0] == identity:
+            self.engine = known[1]
+            self.db = scoped_session(sessionmaker(autoflush=True, bind=self.engine,
+                                                  future=True))
+            try:
+                self.check_course(course_id=course_id)
+            except Exception:  # the database changed under us: open it afresh
+                self.db.remove()
+                engines.pop(db_url, None)
+            else:
+                self.course_id, self.authenticator = course_id, authenticator
+                self._kl_shared = True
+                return
+        original_init(self, db_url, course_id, authenticator)
+        identity = _database_identity(db_url)
+        if identity is not None:
+            engines[db_url] = (identity, self.engine)
+            self._kl_shared = True
+
+    def close(self):
+        if getattr(self, "_kl_shared", False):
+            self.db.remove()  # the engine stays for the next open
+        else:
+            original_close(self)
+
+    gradebook.__init__, gradebook.close = __init__, close
+
+
+def install(*, worker: bool = False) -> None:
     """Check the versions, then install every patch in this process (idempotent).
 
     Call it before anything imports jsonschema (nbformat does) to get the iri speed-up.
+    ``worker``: this process is a grading worker (it also reuses gradebook engines; a
+    long-lived process that does not grade should not keep database connections open).
 
     Raises:
         PatchError: a patched library is not the version its patch was written for.
@@ -163,6 +239,8 @@ def install() -> None:
     check_versions()
     install_alembic_head()
     install_schema_cache()
+    if worker:
+        install_gradebook_reuse()
     # nbgrader 0.9.6 makes SQLAlchemy warn about session state on every autograde:
     # harmless noise that would bury the progress bar
     from sqlalchemy.exc import SAWarning

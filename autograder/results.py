@@ -52,6 +52,8 @@ class AssignmentResult:
     tests: tuple[TestScore, ...] = ()
     #: nbgrader's feedback pages were written (only a scored submission has them)
     feedback: bool = False
+    #: seconds the worker spent on it (0 when it never reached a worker)
+    seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -48,7 +48,7 @@ def serve(slot: int, conn: Connection, make_worker: Callable = _grading_worker) 
     """
     from . import patches
 
-    patches.install()
+    patches.install(worker=True)
     worker = make_worker(slot)
     _die_with_parent(worker)
     try:
@@ -205,7 +205,7 @@ def _dask_plugin():
         def setup(self, worker) -> None:
             from . import patches
 
-            patches.install()
+            patches.install(worker=True)
             self.grader = _grading_worker(_PID_SLOT_OFFSET + os.getpid() % 50_000)
 
         def teardown(self, worker) -> None:

@@ -18,6 +18,8 @@ import os
 import shutil
 import tempfile
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -69,22 +71,24 @@ class GradingWorker:
 
     def grade(self, job: GradingJob) -> AssignmentResult:
         """Autograde ``job``, decide its status, write its feedback; never raises."""
+        start = time.perf_counter()
         job_dir = job.paths.work / "jobs" / f"{job.student}--{job.assignment}"
         shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True)
         # a Unix socket path must stay under ~100 bytes, whatever the --out folder is
         ipc_dir = Path(tempfile.mkdtemp(prefix="kl-ipc-", dir="/tmp"))
         try:
-            return self._grade(job, job_dir, ipc_dir)
+            result = self._grade(job, job_dir, ipc_dir)
         except Exception as exc:  # the grader's own failure: say so, and go on
             self.kill_kernels()
-            return AssignmentResult.not_graded(
+            result = AssignmentResult.not_graded(
                 job.student, job.assignment, "error",
                 f"the grader failed on this submission ({type(exc).__name__}: {exc}); "
                 "grade it again", job.max_score)
         finally:
             shutil.rmtree(ipc_dir, ignore_errors=True)
             shutil.rmtree(job_dir, ignore_errors=True)
+        return replace(result, seconds=time.perf_counter() - start)
 
     def _grade(self, job: GradingJob, job_dir: Path, ipc_dir: Path) -> AssignmentResult:
         record_dir = job_dir / "record"

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +31,20 @@ from autograder.sandbox import sandbox_problem
 from autograder.worker import GradingWorker
 
 
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_busy() -> float:
+    """CPU seconds all cores spent busy since boot (``/proc/stat``)."""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    # steal and guest time are not this machine's work (guest is counted in user too)
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=6)
@@ -40,7 +56,7 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true",
                         help="time only (cProfile slows the grading process down)")
     args = parser.parse_args()
-    patches.install()
+    patches.install(worker=True)  # as a grading worker process does
     ensure_venv_on_path()
     policy = SandboxPolicy(enabled=not args.unsafe and sandbox_problem() is None,
                            kernel_template=not args.fresh_kernels)
@@ -68,6 +84,7 @@ def main() -> None:
                 for s in students]
         worker.grade(jobs[0])  # the first one starts the template: not profiled
         profiler = cProfile.Profile()
+        cpu_start, busy_start = _own_cpu(), _machine_busy()
         start = time.perf_counter()
         if not args.no_profile:
             profiler.enable()
@@ -75,9 +92,13 @@ def main() -> None:
             result = worker.grade(job)
             assert result.status == "graded", result
         profiler.disable()
-        seconds = (time.perf_counter() - start) / (len(jobs) - 1)
+        count = len(jobs) - 1
+        seconds = (time.perf_counter() - start) / count
+        own = (_own_cpu() - cpu_start) / count
+        busy = (_machine_busy() - busy_start) / count
         worker.close()
-    print(f"{seconds:.2f} s per notebook (wall, one worker, {len(jobs) - 1} notebooks)")
+    print(f"{seconds:.2f} s per notebook (wall, one worker, {count} notebooks); CPU per notebook: "
+          f"{own:.2f} s in this process, {busy:.2f} s on the whole machine (kernel included)")
     if args.no_profile:
         return
     stats = pstats.Stats(profiler)

@@ -360,7 +360,19 @@ class CallWatch:
                 # decorators share their wrapper code: the innermost code is the routine
                 self._targets[layers[-1].__code__] = name
                 self._wrappers.update(layer.__code__ for layer in layers[:-1])
+        self._names: dict[types.CodeType, str | None] = {}
         self._previous = None
+
+    def _forbidden_name(self, code: types.CodeType, module_globals: dict) -> str | None:
+        """How a call of ``code`` is reported, or None when calling it is allowed."""
+        name = self._targets.get(code)
+        if name is not None:
+            return name
+        module = module_globals.get("__name__")
+        if not _in_reference_package(module) or code is _WATCH_EXIT:
+            return None  # allowed, or the watch itself, leaving
+        qualname = getattr(code, "co_qualname", code.co_name)
+        return f"the course's reference {module}.{qualname}"
 
     def __enter__(self) -> CallWatch:
         settrace = sys.settrace
@@ -378,15 +390,14 @@ class CallWatch:
         if event != "call":
             return None
         code = frame.f_code
-        name = self._targets.get(code)
+        # called for every Python call the function makes (a quad integrand: thousands),
+        # so what a code object is gets worked out once per watch
+        try:
+            name = self._names[code]
+        except KeyError:
+            name = self._names[code] = self._forbidden_name(code, frame.f_globals)
         if name is None:
-            module = frame.f_globals.get("__name__")
-            if not _in_reference_package(module):
-                return None
-            if code is _WATCH_EXIT:
-                return None  # the watch itself, leaving
-            qualname = getattr(code, "co_qualname", code.co_name)
-            name = f"the course's reference {module}.{qualname}"
+            return None
         caller = frame.f_back
         while caller is not None and caller.f_code in self._wrappers:
             caller = caller.f_back

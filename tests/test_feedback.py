@@ -7,6 +7,7 @@ import base64
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
+from conftest import SOLUTIONS
 from nbconvert.exporters import HTMLExporter
 from nbgrader.converters import GenerateFeedback
 
@@ -85,3 +86,19 @@ def test_grading_config_uses_the_feedback_exporter():
     config = nbgrader_config(CoursePaths.for_repo("/tmp/unused"))
     app = GenerateFeedback(config=config)
     assert app.exporter_class is FeedbackExporter
+
+
+@pytest.mark.parametrize("assignment", sorted(p.name for p in SOLUTIONS.iterdir()
+                                              if p.is_dir()))
+def test_remembered_filters_render_every_course_notebook_as_nbconvert_does(assignment):
+    """Remembered clean_html and highlighting give nbconvert's page, on a first or second pass."""
+    nb = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
+    first, _ = _exporter(FeedbackExporter).from_notebook_node(nb)
+    second, _ = _exporter(FeedbackExporter).from_notebook_node(nb)  # every cell remembered
+    theirs, _ = _exporter(HTMLExporter).from_notebook_node(nb)
+    assert first == second
+    ours_soup, theirs_soup = BeautifulSoup(first, "html.parser"), BeautifulSoup(theirs,
+                                                                                "html.parser")
+    assert ours_soup.get_text() == theirs_soup.get_text()
+    assert [str(p) for p in ours_soup.find_all("pre")] == [
+        str(p) for p in theirs_soup.find_all("pre")]

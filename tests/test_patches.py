@@ -126,3 +126,34 @@ def test_nbgrader_metadata_checks_still_reject_bad_cells():
                                  "schema_version": 3}
     with pytest.raises(jsonschema.ValidationError):
         MetadataValidatorV3().validate_cell(cell)
+
+
+_REUSE_CHECK = """
+import sys
+from pathlib import Path
+from autograder import patches
+patches.install(worker=True)
+from nbgrader.api import Gradebook
+path = Path(sys.argv[1])
+url = f"sqlite:///{path}"
+with Gradebook(url, "kl-course") as gb:
+    first = gb.engine
+    gb.add_student("ada")
+with Gradebook(url, "kl-course") as gb:
+    print("same engine", gb.engine is first, [s.id for s in gb.students])
+    gb.add_student("bob")
+with Gradebook(url, "kl-course") as gb:
+    print("both", sorted(s.id for s in gb.students))
+path.unlink()
+with Gradebook(url, "kl-course") as gb:
+    print("new file", gb.engine is not first, list(gb.students))
+"""
+
+
+def test_a_grading_worker_reuses_its_gradebook_engine(tmp_path):
+    """Later opens share an engine and see earlier writes; a file made anew is set up anew."""
+    done = subprocess.run([sys.executable, "-c", _REUSE_CHECK, str(tmp_path / "gb.db")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["same engine True ['ada']", "both ['ada', 'bob']",
+                                        "new file True []"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from .job import GradingJob
 from .policy import DEFAULT_CELL_TIMEOUT, DEFAULT_NOTEBOOK_TIMEOUT, SandboxPolicy
 from .release import generate_assignments
 from .results import AssignmentResult, write_csvs
-from .runners import LocalPool, RunnerError, run_on_dask
+from .runners import LocalPool, RunnerError, grading_worker, run_on_dask
 from .sandbox import sandbox_problem
 
 
@@ -117,7 +118,8 @@ def _grade(paths: CoursePaths, out: Path, students: list[str], assignments: list
     wanted = assignments or list_assignments(paths.source)
     # the local pool starts now: its processes import nbgrader while this one generates
     pool = None if options.scheduler else LocalPool(
-        min(options.workers, max(len(students) * len(wanted), 1)))
+        min(options.workers, max(len(students) * len(wanted), 1)),
+        functools.partial(grading_worker, sandbox=options.sandbox))
     try:
         assignments = generate_assignments(paths, assignments, db_url=db_url,
                                            cell_timeout=options.cell_timeout)

@@ -31,6 +31,12 @@ Measured on the 2-core course machine, before these changes:
   twenty exist and looked the course up (4 to 6 ms). In a grading worker,
   :func:`install_gradebook_reuse` keeps one engine per database for the process and
   checks the tables once per database file; an open then costs a session.
+* nbformat checks every cell and output it builds (``new_code_cell``, ``new_output``:
+  nbclient builds one per message of the kernel) against one definition of its schema,
+  and for a single definition it uses jsonschema, not the compiled fastjsonschema it
+  uses for whole notebooks. :func:`install_fast_node_validation` compiles each
+  definition once with fastjsonschema; a node that fails is checked again by nbformat's
+  own code, so the error raised is nbformat's.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ WRITTEN_FOR = {
     "alembic head read in-process": {"nbgrader": "0.9.6", "alembic": "1.20.1"},
     "schema validators cached": {"nbgrader": "0.9.6", "jsonschema": "4.26.0"},
     "gradebook engines reused": {"nbgrader": "0.9.6", "SQLAlchemy": "2.1.9"},
+    "nbformat nodes checked by compiled schemas": {"nbformat": "5.11.1",
+                                                   "fastjsonschema": "2.22.3"},
     "feedback exporter (autograder.feedback)": {"nbconvert": "7.17.2"},
     "trusted test runner (autograder.trusted)": {"nbgrader": "0.9.6", "nbclient": "0.11.0"},
     "kernel template provisioner (autograder.zygote)": {"jupyter_client": "8.10.0"},
@@ -225,6 +233,38 @@ def install_gradebook_reuse() -> None:
     gradebook.__init__, gradebook.close = __init__, close
 
 
+def install_fast_node_validation() -> None:
+    """Make ``nbformat.v4``'s node checks use compiled schema definitions (idempotent)."""
+    import json
+
+    import fastjsonschema
+    import nbformat.v4 as v4
+    import nbformat.v4.nbbase as nbbase
+
+    original = nbbase.validate
+    if getattr(original, "_kl_compiled", None) is not None:
+        return
+    schema_path = Path(v4.__file__).parent / v4.nbformat_schema[(None, None)]
+    definitions = json.loads(schema_path.read_text())["definitions"]
+    compiled: dict = {}
+
+    def validate(node, ref=None):
+        if ref is None or ref not in definitions:
+            return original(node, ref)
+        check = compiled.get(ref)
+        if check is None:
+            check = compiled[ref] = fastjsonschema.compile(
+                {"$ref": f"#/definitions/{ref}", "definitions": definitions})
+        try:
+            check(node)
+        except fastjsonschema.JsonSchemaException:
+            return original(node, ref)  # raises nbformat's own error
+        return None
+
+    validate._kl_compiled = compiled
+    nbbase.validate = validate
+
+
 def install(*, worker: bool = False) -> None:
     """Check the versions, then install every patch in this process (idempotent).
 
@@ -239,6 +279,7 @@ def install(*, worker: bool = False) -> None:
     check_versions()
     install_alembic_head()
     install_schema_cache()
+    install_fast_node_validation()
     if worker:
         install_gradebook_reuse()
     # nbgrader 0.9.6 makes SQLAlchemy warn about session state on every autograde:

@@ -34,13 +34,14 @@ class RunnerError(RuntimeError):
     """The jobs cannot be run at all (e.g. the Dask scheduler cannot be reached)."""
 
 
-def _grading_worker(slot: int):
+def grading_worker(slot: int, sandbox=None):
+    """A ``GradingWorker`` for ``slot`` (imported here: the pool's processes import it)."""
     from .worker import GradingWorker
 
-    return GradingWorker(slot)
+    return GradingWorker(slot, sandbox=sandbox)
 
 
-def serve(slot: int, conn: Connection, make_worker: Callable = _grading_worker) -> None:
+def serve(slot: int, conn: Connection, make_worker: Callable = grading_worker) -> None:
     """A pool process: grade each job received on ``conn``; ``None`` ends it.
 
     ``make_worker(slot)`` gives an object with ``warm_up()``, ``grade(job)``,
@@ -93,7 +94,7 @@ class LocalPool:
     builds a ``GradingWorker``.
     """
 
-    def __init__(self, workers: int, make_worker: Callable = _grading_worker) -> None:
+    def __init__(self, workers: int, make_worker: Callable = grading_worker) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._make_worker = make_worker
         self._procs: dict[int, tuple[multiprocessing.Process, Connection]] = {}
@@ -206,7 +207,7 @@ def _dask_plugin():
             from . import patches
 
             patches.install(worker=True)
-            self.grader = _grading_worker(_PID_SLOT_OFFSET + os.getpid() % 50_000)
+            self.grader = grading_worker(_PID_SLOT_OFFSET + os.getpid() % 50_000)
 
         def teardown(self, worker) -> None:
             self.grader.close()

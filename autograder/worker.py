@@ -26,7 +26,7 @@ import psutil
 
 from .gradebook import submission_scores
 from .job import Execution, GradingJob, Observations, decide
-from .policy import SANDBOX_UID_BASE
+from .policy import SANDBOX_UID_BASE, SandboxPolicy
 from .release import nbgrader_api
 from .results import AssignmentResult
 from .sandbox import (
@@ -48,8 +48,10 @@ _SLOT_PREFIX = "kl-slot-"
 class GradingWorker:
     """Grades jobs one at a time; ``slot`` gives its kernels a uid of their own."""
 
-    def __init__(self, slot: int) -> None:
+    def __init__(self, slot: int, *, sandbox: SandboxPolicy | None = None) -> None:
+        """``sandbox``: the policy of the jobs to come, if known (see :meth:`warm_up`)."""
         self.slot = slot
+        self.sandbox = sandbox
         self._zygote: Zygote | None = None
         self._slot_dir: Path | None = None
 
@@ -61,13 +63,19 @@ class GradingWorker:
         """Import now what grading a first notebook would import later.
 
         Run first in each new worker process, while the grader generates the assignments,
-        so those imports use a core that would otherwise wait.
+        so those imports (and, when the jobs will use it, the kernel template's start)
+        use a core that would otherwise wait.
         """
         import nbclient  # noqa: F401 -- runs the kernel
         from nbconvert.exporters import HTMLExporter  # noqa: F401 -- feedback pages
 
         from . import feedback, trusted  # noqa: F401 -- trusted imports numpy and kl_helpers
         matplotlib_font_cache()
+        if self.sandbox is not None and self._uses_template(self.sandbox):
+            try:
+                self._running_zygote()
+            except Exception:  # noqa: S110 -- the first job starts it again and says why
+                pass
 
     def grade(self, job: GradingJob) -> AssignmentResult:
         """Autograde ``job``, decide its status, write its feedback; never raises."""
@@ -145,7 +153,7 @@ class GradingWorker:
         """Prepare the kernel's folders and kernelspec; return the nbgrader settings."""
         kernel_dir = job_dir / "kernels"
         runtime_dir = job_dir / "runtime"
-        if self._uses_template(job):
+        if self._uses_template(job.sandbox):
             ipc_dir = self._template_kernelspec(job, kernel_dir)
             runtime_dir.mkdir(parents=True, exist_ok=True)
         else:
@@ -162,9 +170,10 @@ class GradingWorker:
         }
 
     @staticmethod
-    def _uses_template(job: GradingJob) -> bool:
+    def _uses_template(sandbox: SandboxPolicy) -> bool:
         """Fork kernels from a template: only when grading as root (see ``autograder.zygote``)."""
-        return job.sandbox.kernel_template and os.geteuid() == 0 and Path("/var/tmp").is_dir()
+        return (sandbox.enabled and sandbox.kernel_template and os.geteuid() == 0
+                and Path("/var/tmp").is_dir())
 
     def _template_kernelspec(self, job: GradingJob, kernel_dir: Path) -> Path:
         """A kernelspec that forks this student's kernel from the template; its ipc folder."""

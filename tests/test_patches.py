@@ -157,3 +157,24 @@ def test_a_grading_worker_reuses_its_gradebook_engine(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["same engine True ['ada']", "both ['ada', 'bob']",
                                         "new file True []"]
+
+
+@pytest.mark.parametrize("build, bad", [
+    (lambda: nbformat.v4.new_output("stream", name="stdout", text="0.69\n"),
+     lambda: nbformat.v4.new_output("stream", name="stdout", text=3)),
+    (lambda: nbformat.v4.new_output("display_data", data={"text/plain": "x"}),
+     lambda: nbformat.v4.new_output("display_data", data=["text/plain"])),
+    (lambda: nbformat.v4.new_output("error", ename="E", evalue="v", traceback=["t"]),
+     lambda: nbformat.v4.new_output("error", ename="E", evalue="v", traceback="t")),
+    (lambda: nbformat.v4.new_code_cell("x = 1"),
+     lambda: nbformat.v4.new_code_cell(source=5)),
+])
+def test_compiled_node_checks_accept_and_refuse_what_nbformat_does(build, bad):
+    """Valid cells and outputs pass; invalid ones raise nbformat's own ValidationError."""
+    patches.install_fast_node_validation()
+    import nbformat.v4.nbbase as nbbase
+
+    assert getattr(nbbase.validate, "_kl_compiled", None) is not None
+    build()
+    with pytest.raises(nbformat.ValidationError):
+        bad()

@@ -159,8 +159,9 @@ def test_the_template_is_a_choice_of_the_job(tmp_path):
     """A job with kernel_template=False (``grade --fresh-kernels``) never uses the template."""
     job = GradingJob("s", "a", paths=None, db_url="", max_score=1.0, cell_timeout=1,
                      notebook_timeout=1, sandbox=SandboxPolicy(kernel_template=False))
-    assert not GradingWorker._uses_template(job)
-    assert GradingWorker._uses_template(GradingJob("s", "a", None, "", 1.0, 1, 1))
+    assert not GradingWorker._uses_template(job.sandbox)
+    assert GradingWorker._uses_template(GradingJob("s", "a", None, "", 1.0, 1, 1).sandbox)
+    assert not GradingWorker._uses_template(SandboxPolicy(enabled=False))
 
 
 def test_fresh_kernels_are_still_available(tmp_path):

@@ -152,15 +152,14 @@ def log_of_base(base) -> float | None:
 # ---------------------------------------------------------------------------------------
 
 
-def float_array(x, name: str, *, allow_neg_inf: bool = False) -> np.ndarray:
-    """``x`` as a new float64 array of finite real numbers, with at least one entry.
+def as_float64(x, name: str, *, copy: bool) -> np.ndarray:
+    """``x`` as a float64 array: new, or ``x`` itself if it is one already and not ``copy``.
 
-    Every array argument of the package passes through here first.
+    The conversion that starts `float_array`, without its checks of the values.
 
     Raises:
         ValueError: naming ``name``, if ``x`` is not numeric (strings, None, ragged
-            lists, complex numbers), is empty, contains NaN, or contains +-inf (-inf is
-            allowed when ``allow_neg_inf`` is true, as for logits).
+            lists, complex numbers).
     """
     try:
         arr = np.asarray(x)
@@ -180,7 +179,11 @@ def float_array(x, name: str, *, allow_neg_inf: bool = False) -> np.ndarray:
                     f"{name} must contain real numbers, got {value!r} "
                     f"({type(value).__name__}){location}"
                 )
-    arr = np.array(arr, dtype=np.float64)
+    return np.array(arr, dtype=np.float64, copy=True if copy else None)
+
+
+def _reject_empty_nan_inf(arr: np.ndarray, name: str, allow_neg_inf: bool = False) -> None:
+    """The entry checks of `float_array`, in the order its Raises section lists them."""
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one entry")
     nan = np.isnan(arr)
@@ -192,17 +195,10 @@ def float_array(x, name: str, *, allow_neg_inf: bool = False) -> np.ndarray:
         location, value = first_offender(arr, infinite)
         hint = "; only -inf is allowed (it means probability 0)" if allow_neg_inf else ""
         raise ValueError(f"{name} has an infinite entry {value}{location}{hint}")
-    return arr
 
 
-def nonnegative_array(x, name: str) -> np.ndarray:
-    """`float_array` whose entries are all >= 0 (a finite measure).
-
-    Raises:
-        ValueError: as `float_array`, or "{name} has a negative entry ..." with the first
-            one's value and index and how many there are.
-    """
-    arr = float_array(x, name)
+def _reject_negative(arr: np.ndarray, name: str) -> None:
+    """The check of `nonnegative_array` that follows those of `float_array`."""
     negative = arr < 0
     if negative.any():
         location, value = first_offender(arr, negative)
@@ -211,6 +207,42 @@ def nonnegative_array(x, name: str) -> np.ndarray:
         raise ValueError(
             f"{name} has a negative entry {value!r}{location}{extra}; probabilities must be >= 0"
         )
+
+
+def float_array(x, name: str, *, allow_neg_inf: bool = False) -> np.ndarray:
+    """``x`` as a new float64 array of finite real numbers, with at least one entry.
+
+    Every array argument of the package passes through here first.
+
+    Raises:
+        ValueError: naming ``name``, if ``x`` is not numeric (strings, None, ragged
+            lists, complex numbers), is empty, contains NaN, or contains +-inf (-inf is
+            allowed when ``allow_neg_inf`` is true, as for logits).
+    """
+    arr = as_float64(x, name, copy=True)
+    _reject_empty_nan_inf(arr, name, allow_neg_inf)
+    return arr
+
+
+def nonnegative_array(x, name: str, *, copy: bool = True) -> np.ndarray:
+    """`float_array` whose entries are all >= 0 (a finite measure).
+
+    With ``copy=False`` a float64 array comes back as itself, for callers that only
+    read it.
+
+    Raises:
+        ValueError: as `float_array`, or "{name} has a negative entry ..." with the first
+            one's value and index and how many there are.
+    """
+    arr = as_float64(x, name, copy=copy)
+    # Two passes recognise valid input: the minimum is NaN if an entry is NaN, and < 0 if
+    # one is negative or -inf; a +inf entry makes the sum +inf. Only invalid input goes
+    # through the entry-by-entry checks, which name its first problem.
+    with np.errstate(all="ignore"):  # a sum may overflow; the checks below decide
+        valid = arr.size > 0 and arr.min() >= 0 and np.isfinite(arr.sum())
+    if not valid:
+        _reject_empty_nan_inf(arr, name)
+        _reject_negative(arr, name)
     return arr
 
 
@@ -248,11 +280,12 @@ def _format_sum(total: float) -> str:
     return text if text != "1" else repr(total)
 
 
-def distribution(x, name: str, *, axis: int = -1, atol: float) -> np.ndarray:
+def distribution(x, name: str, *, axis: int = -1, atol: float, copy: bool = True) -> np.ndarray:
     """`nonnegative_array` of at least one dimension summing to 1 within ``atol`` along ``axis``.
 
     The implementation of `kl_helpers.divergences.validate_distribution`; nothing is
-    ever renormalised.
+    ever renormalised. With ``copy=False`` a float64 array comes back as itself, for
+    callers that only read it.
 
     Raises:
         ValueError: as `nonnegative_array`; "{name} is a 0-d scalar"; "{name} sums to s
@@ -260,7 +293,17 @@ def distribution(x, name: str, *, axis: int = -1, atol: float) -> np.ndarray:
             ``atol`` that is not a finite number >= 0.
     """
     atol = nonnegative_scalar(atol, "atol")
-    arr = nonnegative_array(x, name)
+    arr = as_float64(x, name, copy=copy)
+    if arr.size > 0 and arr.ndim > 0 and _is_integer(axis) and -arr.ndim <= axis < arr.ndim:
+        # Two passes recognise valid input: the minimum (NaN if an entry is NaN, < 0 if
+        # one is negative or -inf) and the sums that the sum check needs anyway (a +inf
+        # entry makes its sum +inf, which fails the check). Only invalid input goes
+        # through the checks one by one below, which name its first problem.
+        with np.errstate(all="ignore"):  # inf - inf in a sum; the checks below decide
+            if arr.min() >= 0 and np.all(np.abs(arr.sum(axis=axis) - 1.0) <= atol):
+                return arr
+    _reject_empty_nan_inf(arr, name)
+    _reject_negative(arr, name)
     if arr.ndim == 0:
         raise ValueError(
             f"{name} is a 0-d scalar ({float(arr)!r}), not a distribution; "
@@ -284,12 +327,14 @@ def distribution(x, name: str, *, axis: int = -1, atol: float) -> np.ndarray:
 
 
 def distribution_pair(p, q, *, axis: int = -1, atol: float, q_atol: float | None = None,
-                      require_normalized: bool = True, vectors: bool = False):
+                      require_normalized: bool = True, vectors: bool = False,
+                      copy: bool = True):
     """``(p, q)`` checked one after the other, then against each other (`check_pair`).
 
     Each is a `distribution` (``q`` with ``q_atol`` when given, else ``atol``), or only a
     `nonnegative_array` when ``require_normalized`` is false; with ``vectors`` each must
-    also be 1-D.
+    also be 1-D. ``copy=False`` passes float64 arrays through uncopied, for callers that
+    only read them.
 
     Raises:
         ValueError: as `distribution` (or `nonnegative_array`), `one_dimensional` and
@@ -298,9 +343,9 @@ def distribution_pair(p, q, *, axis: int = -1, atol: float, q_atol: float | None
     checked = []
     for x, name, tol in ((p, "p", atol), (q, "q", atol if q_atol is None else q_atol)):
         if require_normalized:
-            arr = distribution(x, name, axis=axis, atol=tol)
+            arr = distribution(x, name, axis=axis, atol=tol, copy=copy)
         else:
-            arr = nonnegative_array(x, name)
+            arr = nonnegative_array(x, name, copy=copy)
         checked.append(one_dimensional(arr, name) if vectors else arr)
     p_arr, q_arr = checked
     check_pair(p_arr, q_arr, axis, ("p", "q"))

@@ -27,6 +27,7 @@ from kl_helpers import (
     bernoulli_kl,
     cross_entropy,
     diag_gaussian_kl_to_standard_normal,
+    divergences,
     entropy,
     gaussian_kl,
     kl_divergence,
@@ -533,6 +534,204 @@ def test_cross_entropy_errors_name_the_argument():
         cross_entropy([0.5, 0.5], [0.4, 0.5])
     with pytest.raises(ValueError, match=r"different numbers of outcomes"):
         cross_entropy([0.5, 0.5], [1 / 3] * 3)
+
+
+# ---------------------------------------------------------------------------------------
+# Large inputs: cache-sized blocks, and checks, terms and sums in one pass
+# ---------------------------------------------------------------------------------------
+
+BLOCK = divergences._BLOCK
+ONE_BLOCK = 10 * BLOCK  # patched in as the block size, it makes every test input one block
+
+
+def _hard_pair(rng, n, q_zeros=True):
+    """``p, q`` on ``n`` outcomes exercising every branch, with special entries at block edges.
+
+    Zeros in p, and in q unless ``q_zeros`` is false (then the divergence is finite);
+    nearly equal entries (log1p branch); ratios that overflow or are subnormal (log p -
+    log q branch). The entries on both sides of every block boundary are special ones.
+    """
+    p, q = rng.random(n), rng.random(n)
+    p[rng.random(n) < 0.1] = 0.0
+    if q_zeros:
+        q[rng.random(n) < 0.05] = 0.0
+    near = (rng.random(n) < 0.2) & (p > 0)
+    q[near] = p[near] * (1 + 1e-9 * rng.standard_normal(near.sum()))
+    overflow, subnormal = rng.random(n) < 0.01, rng.random(n) < 0.01
+    q[overflow] = 1e-310
+    p[subnormal] = 1e-310
+    edges = np.array([i for b in range(BLOCK, n, BLOCK) for i in (b - 1, b)], dtype=int)
+    for offset, (p_value, q_value) in enumerate([(0.0, 0.5), (1e-310, 0.5), (0.5, 1e-310)]):
+        p[edges[offset::3]], q[edges[offset::3]] = p_value, q_value
+    if q_zeros and edges.size:
+        p[edges[-1]], q[edges[-1]] = 0.5, 0.0  # +inf at the last edge
+    return p / p.sum(), q / q.sum()
+
+
+def _all_results(p, q):
+    return (pointwise_terms(p, q), kl_divergence(p, q), entropy(p), cross_entropy(p, q))
+
+
+@pytest.mark.parametrize("n", [BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK, 3 * BLOCK + 5])
+@pytest.mark.parametrize("q_zeros", [False, True], ids=["finite", "with_inf"])
+def test_blocks_give_the_one_block_results_bit_for_bit(monkeypatch, n, q_zeros):
+    """Around block boundaries, blocked terms and sums equal one-block ones exactly."""
+    p, q = _hard_pair(np.random.default_rng(n), n, q_zeros)
+    blocked = _all_results(p, q)
+    monkeypatch.setattr(divergences, "_BLOCK", ONE_BLOCK)
+    one_block = _all_results(p, q)
+    assert np.array_equal(blocked[0], one_block[0])
+    for value, expected in zip(blocked[1:], one_block[1:], strict=True):
+        assert value == expected
+    assert np.isinf(blocked[1]) == q_zeros
+    assert np.isinf(blocked[0]).any() == q_zeros
+
+
+@pytest.mark.parametrize("n", [BLOCK + 1, 3 * BLOCK + 5, 1_000_003])
+def test_sums_in_blocks_equal_numpys_sum_of_all_terms(n):
+    """kl_divergence is the clipped np.sum of pointwise_terms, bit for bit, for any length."""
+    p, q = _hard_pair(np.random.default_rng(1), n, q_zeros=False)
+    terms = pointwise_terms(p, q)
+    assert kl_divergence(p, q) == max(terms.sum(), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        neg_entropy_terms = np.where(p > 0, p * np.log(p), 0.0)
+        cross_terms = np.where(p > 0, p * np.log(q), 0.0)
+    assert entropy(p) == 0.0 - neg_entropy_terms.sum()
+    assert cross_entropy(p, q) == 0.0 - cross_terms.sum()
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(40_000, 3), (100, 1000), (3, BLOCK + 7), (2, 3, 20_000), (BLOCK + 1, 1)],
+    ids=str,
+)
+def test_batches_in_blocks_match_one_block_and_numpy(monkeypatch, shape):
+    """Batch axes: short rows share a block, long rows span several; sums match exactly."""
+    rng = np.random.default_rng(sum(shape))
+    size = math.prod(shape)
+    p, q = (x.reshape(shape) for x in _hard_pair(rng, size, q_zeros=False))
+    p[..., 0] += 1e-3  # no row of zeros
+    p, q = p / p.sum(axis=-1, keepdims=True), q / q.sum(axis=-1, keepdims=True)
+    blocked = _all_results(p, q)
+    assert blocked[1].shape == shape[:-1]
+    assert np.array_equal(blocked[1], np.maximum(blocked[0].sum(axis=-1), 0.0))
+    monkeypatch.setattr(divergences, "_BLOCK", ONE_BLOCK)
+    for value, expected in zip(blocked, _all_results(p, q), strict=True):
+        assert np.array_equal(value, expected)
+
+
+def test_large_inputs_agree_with_scipy_to_ulps():
+    """On several blocks with every branch, terms are rel_entr's within 2 ulp; sums agree."""
+    p, q = _hard_pair(np.random.default_rng(5), 3 * BLOCK + 5, q_zeros=False)
+    reference = special.rel_entr(p, q)
+    assert_array_max_ulp(pointwise_terms(p, q), reference, maxulp=2)
+    assert kl_divergence(p, q) == pytest.approx(reference.sum(), rel=1e-13, abs=0)
+    assert entropy(p) == pytest.approx(special.entr(p).sum(), rel=1e-13, abs=0)
+    assert cross_entropy(p, q) == pytest.approx(-special.xlogy(p, q).sum(), rel=1e-13, abs=0)
+
+
+def test_broadcast_and_transposed_large_inputs_match_contiguous_ones():
+    """Broadcasting and axis=0 take the general path and give the same numbers."""
+    rng = np.random.default_rng(9)
+    k = BLOCK + 3
+    p = rng.dirichlet(np.ones(k), size=(2, 1))
+    q = rng.dirichlet(np.ones(k), size=3)
+    expected = kl_divergence(*(np.ascontiguousarray(a) for a in np.broadcast_arrays(p, q)))
+    assert np.array_equal(kl_divergence(p, q), expected)
+    assert np.array_equal(
+        pointwise_terms(p, q), pointwise_terms(*(np.array(a) for a in np.broadcast_arrays(p, q)))
+    )
+    assert_allclose(kl_divergence(q.T, q[::-1].T, axis=0), kl_divergence(q, q[::-1]), rtol=1e-13)
+    assert_allclose(entropy(q.T, axis=0), entropy(q), rtol=1e-13)
+
+
+def test_large_read_only_inputs_are_read_not_written():
+    """The one-pass path computes from the caller's arrays without writing to them."""
+    p, q = _hard_pair(np.random.default_rng(2), 2 * BLOCK + 1)
+    saved = p.copy(), q.copy()
+    p.flags.writeable = q.flags.writeable = False
+    _all_results(p, q)
+    assert np.array_equal(p, saved[0]) and np.array_equal(q, saved[1])
+
+
+BAD_ENTRIES = [
+    ("p", np.nan, r"^p contains NaN at index {i}$"),
+    ("q", np.inf, r"^q has an infinite entry inf at index {i}$"),
+    ("q", -np.inf, r"^q has an infinite entry -inf at index {i}$"),
+    ("p", -1e-3, r"^p has a negative entry -0\.001 at index {i}; "),
+    ("q", 0.3, r"^q sums to 1\.3 along axis -1, not 1 "),
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "where", "value", "message"),
+    [
+        pytest.param(function, *bad, id=f"{function.__name__}-{bad[0]}-{bad[1]}")
+        for function in (kl_divergence, pointwise_terms, entropy, cross_entropy)
+        for bad in BAD_ENTRIES
+        if not (function is entropy and bad[0] == "q")
+    ],
+)
+def test_one_pass_rejects_with_the_checks_messages(function, where, value, message):
+    """A bad entry in a late block gets the same ValueError as from validate_distribution."""
+    p, q = _hard_pair(np.random.default_rng(3), 3 * BLOCK + 5, q_zeros=False)
+    i = 3 * BLOCK + 2
+    bad = p if where == "p" else q
+    bad[i] = value if not np.isfinite(value) or value < 0 else bad[i] + value
+    with pytest.raises(ValueError, match=message.format(i=i)) as raised:
+        function(p) if function is entropy else function(p, q)
+    with pytest.raises(ValueError) as direct:
+        validate_distribution(bad, where)
+    assert str(raised.value) == str(direct.value)
+
+
+def test_one_pass_names_the_first_problem_of_p_before_q():
+    """With both p and q invalid, p's problem is reported, as by the checks one by one."""
+    p, q = _hard_pair(np.random.default_rng(4), 2 * BLOCK, q_zeros=False)
+    p[-1], q[0] = -0.5, np.nan
+    with pytest.raises(ValueError, match=rf"^p has a negative entry -0\.5 at index {p.size - 1}"):
+        kl_divergence(p, q)
+    with pytest.raises(ValueError, match=r"^p has a negative entry"):
+        cross_entropy(p, [["a"] * q.size])
+
+
+def test_one_pass_rejects_a_bad_row_in_a_batch():
+    """A batch row that does not sum to 1, in the last block, is named by its index."""
+    p = np.full((3 * BLOCK // 10 + 1, 10), 0.1)
+    q = p.copy()
+    q[-1, -1] = 0.2
+    last_row = rf"\(batch entry at index {q.shape[0] - 1}\)"
+    with pytest.raises(ValueError, match=rf"^q sums to 1\.1 along axis -1 {last_row}"):
+        kl_divergence(p, q)
+    p[-1, 3] = np.inf
+    where = rf"at index \({p.shape[0] - 1}, 3\)"
+    with pytest.raises(ValueError, match=rf"^p has an infinite entry inf {where}$"):
+        pointwise_terms(p, q, require_normalized=False)
+
+
+def test_unnormalised_large_inputs_still_reject_inf():
+    """require_normalized=False on many blocks: +inf found by the sum's finite check."""
+    x = np.ones(3 * BLOCK)
+    y = np.ones(3 * BLOCK)
+    assert np.array_equal(pointwise_terms(x, y, require_normalized=False), np.zeros(x.size))
+    y[-1] = np.inf
+    with pytest.raises(ValueError, match=rf"^q has an infinite entry inf at index {y.size - 1}$"):
+        pointwise_terms(x, y, require_normalized=False)
+
+
+def test_negative_zero_probabilities_give_positive_zero_terms():
+    """p = -0.0 is a valid 0: its term prints as 0.0, not -0.0, as with rel_entr."""
+    terms = pointwise_terms([-0.0, 1.0], [0.5, 0.5])
+    assert not np.signbit(terms[0]) and terms[0] == special.rel_entr(-0.0, 0.5) == 0.0
+    assert not np.signbit(pointwise_terms([-0.0, 1.0], [0.0, 1.0])).any()
+
+
+def test_fast_checks_do_not_warn_on_inf_minus_inf():
+    """+inf and -inf together (NaN sum) give the usual error, not a RuntimeWarning."""
+    with pytest.raises(ValueError, match=r"^p has an infinite entry inf at index 0$"):
+        validate_distribution([np.inf, -np.inf], "p")
+    with pytest.raises(ValueError, match=r"^q has an infinite entry inf at index 0$"):
+        kl_divergence([0.5, 0.5], [np.inf, -np.inf])
 
 
 # ---------------------------------------------------------------------------------------

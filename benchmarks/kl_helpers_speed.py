@@ -171,6 +171,7 @@ def bench_small(ours: dict, baseline: dict | None, repeats: int, rng) -> None:
                           "scipy": lambda f=SCIPY[name][1], p=p, q=q: f(p, q)}
             if baseline is not None:
                 contenders["baseline"] = lambda f=baseline[name], p=p, q=q: f(p, q)
+            interleaved_minimum(contenders, 1, number)  # warm-up, not timed
             best = interleaved_minimum(contenders, repeats, number)
             line = f"  {k:5d} {name:16s} {best['ours'] * 1e6:8.2f} {best['scipy'] * 1e6:8.2f}"
             if baseline is not None:

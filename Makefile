@@ -48,10 +48,11 @@ release: venv  ## regenerate notebooks/ from solutions/
 grade: venv  ## grade SUBMISSIONS=<folder> into OUT=<folder>
 	$(BIN)/python -m autograder grade $(SUBMISSIONS) --out $(OUT)
 
-bench: venv  ## grader vs plain nbgrader, solution run times, self-check times
+bench: venv  ## grader vs plain nbgrader, solution run times, self-check times, kl_helpers vs scipy
 	$(BIN)/python benchmarks/grade_class.py
 	$(BIN)/python benchmarks/solution_times.py
 	$(BIN)/python benchmarks/selfcheck_time.py
+	$(BIN)/python benchmarks/kl_helpers_speed.py
 
 hub-install: venv  ## (root) the hub's environment, proxy, exchange and the instructor's course
 	bash hub/install.sh $(HUB_PREFIX) $(INSTRUCTOR)

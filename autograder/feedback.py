@@ -146,15 +146,15 @@ def status_page(result: AssignmentResult) -> str:
 def publish(result: AssignmentResult, rendered: Path, out: Path) -> None:
     """Put ``result``'s feedback into ``out/feedback/<student>/<assignment>/``.
 
-    ``rendered`` is nbgrader's feedback folder of the run (``<work>/feedback``). A graded
-    submission gets nbgrader's pages, when they were written; any other a status page.
-    Pages of an earlier run of the same submission are replaced.
+    ``rendered`` is nbgrader's feedback folder of the run (``<work>/feedback``). A result
+    whose pages were written gets them; one nbgrader did not grade (no scores) a status
+    page. Pages of an earlier run of the same submission are replaced.
     """
     dest = out / "feedback" / result.student_id / result.assignment
     if dest.exists():
         shutil.rmtree(dest)
-    if result.status not in SCORED_STATUSES or not result.tests:
+    if result.feedback:
+        shutil.copytree(rendered / result.student_id / result.assignment, dest)
+    elif result.status not in SCORED_STATUSES or not result.tests:
         dest.mkdir(parents=True)
         (dest / STATUS_PAGE).write_text(status_page(result))
-    elif result.feedback:
-        shutil.copytree(rendered / result.student_id / result.assignment, dest)

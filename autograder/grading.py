@@ -115,10 +115,10 @@ def _exclusive(out: Path):
 def _grade(paths: CoursePaths, out: Path, students: list[str], assignments: list[str] | None,
            options: GradingOptions, progress: Progress | None) -> list[AssignmentResult]:
     db_url = options.db_url or sqlite_url(paths.work)
-    wanted = assignments or list_assignments(paths.source)
+    assignments = assignments or list_assignments(paths.source)
     # the local pool starts now: its processes import nbgrader while this one generates
     pool = None if options.scheduler else LocalPool(
-        min(options.workers, max(len(students) * len(wanted), 1)),
+        min(options.workers, max(len(students) * len(assignments), 1)),
         functools.partial(grading_worker, sandbox=options.sandbox))
     try:
         assignments = generate_assignments(paths, assignments, db_url=db_url,

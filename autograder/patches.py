@@ -41,6 +41,7 @@ Measured on the 2-core course machine, before these changes:
 
 from __future__ import annotations
 
+import functools
 import sys
 import warnings
 from importlib import metadata
@@ -64,6 +65,16 @@ WRITTEN_FOR = {
     "kernel template provisioner (autograder.zygote)": {"jupyter_client": "8.10.0"},
     "kernel client ready sooner (autograder.trusted)": {"jupyter_client": "8.10.0"},
 }
+
+
+@functools.cache
+def _checked_once() -> None:
+    """``check_versions`` with the installed packages, once per process.
+
+    ``install`` runs on every ``nbgrader_api`` (once per graded notebook in a worker);
+    reading the packages' metadata each time cost 5 ms.
+    """
+    check_versions()
 
 
 def check_versions(installed=metadata.version) -> None:
@@ -276,7 +287,7 @@ def install(*, worker: bool = False) -> None:
         PatchError: a patched library is not the version its patch was written for.
     """
     skip_iri_grammar()
-    check_versions()
+    _checked_once()
     install_alembic_head()
     install_schema_cache()
     install_fast_node_validation()

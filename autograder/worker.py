@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -214,6 +215,8 @@ class GradingWorker:
         socket_path.unlink(missing_ok=True)
         self._zygote = Zygote(zygote_argv(self._slot_dir, socket_path, matplotlib_font_cache()),
                               socket_path)
+        for failure in self._zygote.warm_up_failures:  # kernels start slower, grades are intact
+            print(f"kernel template: warm-up failed: {failure}", file=sys.stderr)
         return self._zygote
 
     def kill_kernels(self, *, spare_template: bool = False) -> None:

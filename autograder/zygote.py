@@ -77,6 +77,8 @@ class Zygote:
         if not ready.get("ready"):
             self.close()
             raise ZygoteError(f"the kernel template did not start: {ready}")
+        #: warm-ups that failed in the template (kernels then only start slower)
+        self.warm_up_failures = tuple(ready.get("warm_up_failures") or ())
         self.pid = self._find_zygote()
 
     def _read_ready(self, timeout: float) -> dict:

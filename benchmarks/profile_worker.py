@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=6)
     parser.add_argument("--assignment", default="01_definition")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--filter", action="append",
+                        help="only functions whose file:line(name) matches this regex")
     parser.add_argument("--fresh-kernels", action="store_true",
                         help="no kernel template: every kernel starts in a sandbox of its own")
     parser.add_argument("--unsafe", action="store_true", help="no sandbox at all")
@@ -102,7 +104,7 @@ def main() -> None:
     if args.no_profile:
         return
     stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative").print_stats(args.top)
+    stats.sort_stats("cumulative").print_stats(*(args.filter or []), args.top)
     stats.sort_stats("tottime").print_stats(args.top)
 
 

@@ -147,12 +147,27 @@ def test_a_dead_template_is_replaced():
     grader = GradingWorker(slot=7)
     try:
         first = grader._running_zygote()
+        assert first.warm_up_failures == ()  # the first figure was drawn in the sandbox
         os.kill(first.pid, signal.SIGKILL)
         psutil.Process(first.pid).wait(timeout=10)
         second = grader._running_zygote()
         assert second is not first and second.alive()
     finally:
         grader.close()
+
+
+def test_a_failed_warm_up_is_reported_not_fatal(monkeypatch):
+    """A warm-up that raises is named in the result; the others still run."""
+    from autograder.inside import warm_up
+
+    ran = []
+
+    def broken():
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(warm_up, "WARM_UPS", (broken, lambda: ran.append(True)))
+    assert warm_up.run_all() == ["broken: RuntimeError: no fonts"]
+    assert ran == [True]
 
 
 def test_the_template_is_a_choice_of_the_job(tmp_path):

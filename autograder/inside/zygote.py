@@ -4,10 +4,11 @@ Usage (by ``autograder.sandbox.zygote_argv``):
 ``python -m autograder.inside.zygote '["numpy", ...]' SOCKET``
 
 It imports the modules listed (the kernel machinery and the course libraries: see
-``autograder.policy.PRELOAD``), prints ``{"ready": true}``, then serves kernel requests
-on the Unix socket ``SOCKET`` (root only: mode 0600): one JSON request per connection,
-answered with the forked child's pid. It never runs student code itself. Each child,
-before any student code runs:
+``autograder.policy.PRELOAD``), does their first-use work once
+(``autograder.inside.warm_up``), prints ``{"ready": true, "warm_up_failures": [...]}``,
+then serves kernel requests on the Unix socket ``SOCKET`` (root only: mode 0600): one
+JSON request per connection, answered with the forked child's pid. It never runs student
+code itself. Each child, before any student code runs:
 
 * takes a private mount and IPC namespace: an emptied ``/tmp`` (the course's own
   folders mounted under it excepted), a fresh ``/dev/shm`` of its own and no SysV IPC
@@ -163,13 +164,17 @@ def main(argv: list[str]) -> None:
     os.environ["MPLBACKEND"] = _INLINE_BACKEND  # what ipykernel sets, before matplotlib
     for name in preload:
         __import__(name)
+    # first-use work of the libraries (matplotlib's first figure), done once for all kernels
+    from .warm_up import run_all
+    warm_up_failures = run_all()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked kernels are reaped at once
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_mask = os.umask(0o177)  # the socket is born root-only: no kernel may connect
     server.bind(socket_path)
     os.umask(old_mask)
     server.listen()
-    sys.stdout.buffer.write(b'{"ready": true}\n')
+    sys.stdout.buffer.write(json.dumps({"ready": True,
+                                        "warm_up_failures": warm_up_failures}).encode() + b"\n")
     sys.stdout.buffer.flush()
     while True:
         conn, _ = server.accept()

@@ -52,6 +52,8 @@ What each feature checks:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -62,7 +64,8 @@ from scipy.special import logsumexp
 
 from . import divergences
 
-__all__ = ["EXERCISES", "CaseResult", "CheckResult", "Exercise", "SelfCheckFailed", "check"]
+__all__ = ["EXERCISES", "GRADED_CHECKS", "CaseResult", "CheckResult", "Exercise", "SelfCheckFailed",
+           "check", "diagnose", "register_graded"]
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -752,5 +755,45 @@ def check(func, *, exercise: str | None = None, features: str | Sequence[str] | 
     raise SelfCheckFailed(result)
 
 
+# ---------------------------------------------------------------------------------------
+# The self-check of each graded function, for the grader
+# ---------------------------------------------------------------------------------------
+
+#: ``(assignment, function name) -> check()'s keyword arguments``: the self-check of each
+#: graded function, as the notebook's own check cell runs it. When a graded test of that
+#: function fails, the grader runs `diagnose` so that the feedback names the mistake in
+#: the self-check's words (``autograder.trusted``).
+GRADED_CHECKS: dict[tuple[str, str], dict] = {}
+
+
+def register_graded(assignment: str, function: str, **check_kwargs) -> None:
+    """Record that ``function`` of ``assignment`` is self-checked with ``check_kwargs``."""
+    exercise = check_kwargs.get("exercise", function)
+    if exercise not in EXERCISES:
+        raise ValueError(f"no self-check exercise {exercise!r} for {assignment}/{function}")
+    GRADED_CHECKS[(assignment, function)] = dict(check_kwargs)
+
+
+def diagnose(func, assignment: str) -> CheckResult | None:
+    """The self-check's verdict on ``func`` as graded in ``assignment``, printing nothing.
+
+    Returns None when the function has no registered self-check; otherwise the
+    `CheckResult` (falsy, with its ``message``, when a case failed). Like `check`, it
+    only uses the check's own inputs, never a graded test's.
+    """
+    name = getattr(func, "__name__", None)
+    kwargs = GRADED_CHECKS.get((assignment, name))
+    if kwargs is None:
+        return None
+    with contextlib.redirect_stdout(io.StringIO()):
+        return check(func, raise_on_failure=False, **kwargs)
+
+
 for _make in (_kl_exercise, _kl_logits_exercise, _entropy_exercise, _cross_entropy_exercise):
     _register(_make())
+
+register_graded("01_definition", "kl_divergence", features=("zeros",))
+register_graded("04_implementation", "kl_divergence", features="all")
+register_graded("04_implementation", "kl_from_logits")
+register_graded("04_implementation", "entropy", features=("zeros", "base"))
+register_graded("04_implementation", "cross_entropy", features=("zeros", "base"))

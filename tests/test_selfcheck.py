@@ -557,3 +557,27 @@ def test_through_the_proxy_mistakes_are_explained():
 def test_through_the_proxy_a_validating_function_passes_validation(capsys):
     remote = FakeRemote(divergences.entropy, "entropy")
     assert check(remote, features=("validation",))
+
+
+def test_diagnose_names_the_mistake_without_printing(capsys):
+    """diagnose() runs the graded function's self-check quietly and returns its verdict."""
+    from kl_helpers.selfcheck import diagnose
+
+    @named("kl_divergence")
+    def swapped(p, q):
+        return divergences.kl_divergence(q, p)
+
+    verdict = diagnose(swapped, "01_definition")
+    assert verdict is not None and not verdict
+    assert "D(Q || P) instead of D(P || Q)" in verdict.message
+    assert diagnose(divergences.kl_divergence, "01_definition")
+    assert diagnose(swapped, "no_such_assignment") is None
+    assert capsys.readouterr().out == ""
+
+
+def test_graded_checks_name_known_exercises():
+    """register_graded refuses a function without a self-check exercise."""
+    from kl_helpers.selfcheck import register_graded
+
+    with pytest.raises(ValueError, match="no self-check exercise"):
+        register_graded("01_definition", "no_such_function")

@@ -797,3 +797,6 @@ register_graded("04_implementation", "kl_divergence", features="all")
 register_graded("04_implementation", "kl_from_logits")
 register_graded("04_implementation", "entropy", features=("zeros", "base"))
 register_graded("04_implementation", "cross_entropy", features=("zeros", "base"))
+
+# the other notebooks' exercises register themselves (they import the machinery above)
+from . import selfcheck_applications, selfcheck_foundations  # noqa: E402, F401

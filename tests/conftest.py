@@ -177,6 +177,8 @@ MODULE_MARKERS: dict[str, tuple[str, ...]] = {
     "test_rl.py": ("unit",),  # kl_helpers.rl vs loops, finite differences, Monte Carlo
     "test_runners.py": ("unit",),  # the local pool with fake workers that grade instantly
     "test_selfcheck.py": ("unit",),  # kl_helpers.selfcheck, through an in-process proxy
+    "test_selfcheck_applications.py": ("unit",),  # 05 and 06's self-checks, misconceptions
+    "test_selfcheck_foundations.py": ("unit",),  # 01-03's self-checks, misconceptions
     "test_solutions.py": ("notebooks",),  # every solution notebook executed with nbclient
     "test_trusted.py": ("unit",),  # the trusted-test data path, no kernel
     "test_validation.py": ("unit",),  # kl_helpers._validation, the shared argument checks

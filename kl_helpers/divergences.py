@@ -139,12 +139,14 @@ def _relative_entropy_block(p, q, out) -> None:
     if special.size:
         far = special[np.flatnonzero(p.take(special) > 0)]  # q = 0 < p, or p/q under/overflowed
         if far.size:
-            x, y = p.take(far), q.take(far)
-            infinite = y == 0  # where the term is +inf
-            y[infinite] = 1.0  # a placeholder again: log is slow on 0
-            values = x * (np.log(x) - np.log(y))
-            values[infinite] = np.inf
-            out[far] = values
+            y = q.take(far)
+            infinite = y == 0  # q = 0 < p: the term is +inf, no logarithm needed
+            out[far[infinite]] = np.inf
+            # p / q under- or overflowed: take the logs apart (rare; none where q = 0)
+            finite = far[~infinite]
+            if finite.size:
+                x, y = p.take(finite), y[~infinite]
+                out[finite] = x * (np.log(x) - np.log(y))
 
 
 def _neg_entropy_block(p, out) -> None:

@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--filter", action="append",
                         help="only functions whose file:line(name) matches this regex")
+    parser.add_argument("--callers", help="also print who calls the functions matching "
+                                          "this regex")
     parser.add_argument("--fresh-kernels", action="store_true",
                         help="no kernel template: every kernel starts in a sandbox of its own")
     parser.add_argument("--unsafe", action="store_true", help="no sandbox at all")
@@ -106,6 +108,8 @@ def main() -> None:
     stats = pstats.Stats(profiler)
     stats.sort_stats("cumulative").print_stats(*(args.filter or []), args.top)
     stats.sort_stats("tottime").print_stats(args.top)
+    if args.callers:
+        stats.sort_stats("cumulative").print_callers(args.callers)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,9 @@ COURSE_LIBRARIES = (
                             "scipy.optimize")),
     CourseLibrary("matplotlib", ("matplotlib", "matplotlib.figure", "matplotlib.colors")),
     CourseLibrary("kl_helpers", ("kl_helpers",)),
+    # the sliders (kl_helpers.interactive); not preloaded: only three cells of the course
+    # build widgets, and in a graded kernel they draw nothing that is graded
+    CourseLibrary("ipywidgets"),
 )
 
 #: Standard-library modules a test may use through a name the notebook imported

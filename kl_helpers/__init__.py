@@ -12,7 +12,9 @@ One submodule per later topic of the course:
   bandit (05);
 - `kl_helpers.applications`: VAE, distillation, ELBO and coding-cost helpers (06);
 - `kl_helpers.checks`: what the graded tests use to refuse delegated answers;
-- `kl_helpers.selfcheck`: `check(func)`, the students' self-check that names likely mistakes.
+- `kl_helpers.selfcheck`: `check(func)`, the students' self-check that names likely mistakes;
+- `kl_helpers.interactive`: the figures with sliders of 01, 03 and 05, and their static
+  versions.
 
 Results are in nats unless a ``base`` is given (``base=2`` gives bits). Inputs are never
 renormalised: invalid input raises ``ValueError`` with a message naming the argument.
@@ -22,11 +24,21 @@ renormalised: invalid input raises ``ValueError`` with a message naming the argu
 0.0339798
 """
 
-from . import applications, checks, closed_forms, divergences, fitting, monte_carlo, rl, selfcheck
+from . import (
+    applications,
+    checks,
+    closed_forms,
+    divergences,
+    fitting,
+    interactive,
+    monte_carlo,
+    rl,
+    selfcheck,
+)
 from .closed_forms import *  # noqa: F403 -- the public names listed in closed_forms.__all__
 from .divergences import *  # noqa: F403 -- the public names listed in divergences.__all__
 from .selfcheck import SelfCheckFailed, check  # noqa: F401 -- for students; not star-exported
 
 __all__ = [*divergences.__all__, *closed_forms.__all__]
 # the topic submodules, imported above so that `kl_helpers.rl.k3_estimator` always works
-SUBMODULES = (monte_carlo, fitting, rl, applications, checks, selfcheck)
+SUBMODULES = (monte_carlo, fitting, rl, applications, checks, selfcheck, interactive)

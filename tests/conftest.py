@@ -163,6 +163,7 @@ MODULE_MARKERS: dict[str, tuple[str, ...]] = {
     "test_handback.py": ("unit",),  # formgrader on graded_class's run; one error path
     "test_honest.py": ("grading", "notebooks"),  # honest class graded, and run in kernels
     "test_hostile.py": ("grading",),  # hostile submissions graded in the sandbox
+    "test_interactive.py": ("unit",),  # kl_helpers.interactive vs quad; sliders redraw
     "test_job.py": ("unit",),  # autograder.job: what a worker observed becomes a status
     "test_hub.py": ("hub", "browser", "grading", "notebooks"),  # hub/install.sh, round trip
     "test_kl_helpers.py": ("unit",),  # kl_helpers vs scipy, loops, Hypothesis properties

@@ -1236,7 +1236,7 @@ def test_package_docstring_example_runs():
 TOPIC_FUNCTIONS = [
     getattr(module, name)
     for module in (kl_helpers.monte_carlo, kl_helpers.fitting, kl_helpers.rl,
-                   kl_helpers.applications)
+                   kl_helpers.applications, kl_helpers.interactive)
     for name in module.__all__
     if inspect.isfunction(getattr(module, name))
 ]

@@ -152,8 +152,10 @@ class Case:
     ``args``/``kwargs`` are plain lists, numbers or float arrays (JSON-friendly, so the
     grader's proxy can send them). ``raises`` names the exception expected instead of a
     value. ``variants`` are the case's own wrong implementations, tried before the
-    exercise's; ``hints`` explain a NaN, an inf, a finite value or a wrong shape that no
-    variant reproduces, and ``on_error`` an exception raised on valid input.
+    exercise's; ``explain(received)`` names a mistake that no single wrong value stands for
+    (an estimate drawn with other random numbers, say) and returns "" when it has nothing to
+    say; ``hints`` explain a NaN, an inf, a finite value or a wrong shape that neither
+    recognises, and ``on_error`` an exception raised on valid input.
     """
 
     name: str
@@ -164,11 +166,17 @@ class Case:
     variants: tuple[Variant, ...] = ()
     hints: dict = field(default_factory=dict)
     on_error: str = ""
+    explain: Callable[[np.ndarray], str] | None = None
 
 
 @dataclass(frozen=True)
 class Exercise:
-    """A self-checked exercise: its reference, argument names, cases and features."""
+    """A self-checked exercise: its reference, argument names, cases and features.
+
+    ``rtol``/``atol``: how close an answer must be to the reference (and to a wrong
+    implementation, to be named after it). The default is as strict as the graded tests of
+    exact formulas; numerical integrals and fits use their graded tests' tolerances.
+    """
 
     name: str
     reference: Callable
@@ -176,6 +184,8 @@ class Exercise:
     cases: tuple[Case, ...]
     default_features: tuple[str, ...]
     variants: tuple[Variant, ...] = ()
+    rtol: float = _RTOL
+    atol: float = _ATOL
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -586,10 +596,11 @@ def _as_number_array(result) -> np.ndarray | str:
     return np.array(arr)  # a new array: nothing the student returned is kept
 
 
-def _same(received: np.ndarray, expected: np.ndarray) -> bool:
+def _same(received: np.ndarray, expected: np.ndarray, exercise: Exercise | None = None) -> bool:
     if received.shape != expected.shape:
         return False
-    return bool(np.all(np.isclose(received, expected, rtol=_RTOL, atol=_ATOL)))
+    rtol, atol = (_RTOL, _ATOL) if exercise is None else (exercise.rtol, exercise.atol)
+    return bool(np.all(np.isclose(received, expected, rtol=rtol, atol=atol)))
 
 
 _REMOTE_PREFIX = re.compile(r"^\w+\(\.\.\.\) raised \w+: ")
@@ -618,14 +629,19 @@ def _diagnose(case: Case, exercise: Exercise, received: np.ndarray, expected: np
                 candidate = np.asarray(variant(*case.args, **case.kwargs), dtype=float)
         except Exception:  # a variant that makes no sense for this input
             continue
-        if np.isnan(candidate).any() or _same(candidate, expected):
+        if np.isnan(candidate).any() or _same(candidate, expected, exercise):
             # a NaN says nothing about which mistake made it (the hints explain NaN), and a
             # mistake that gives the right answer on this case cannot be told apart
             continue
         if not np.isfinite(candidate).all() and text + "." not in confirmed:
             continue
-        if _same(received, candidate):
+        if _same(received, candidate, exercise):
             return text + "."
+    if case.explain is not None and received.shape == expected.shape:
+        with np.errstate(all="ignore"):
+            explained = case.explain(received)
+        if explained:
+            return explained + "."
     hints = case.hints
     if received.shape != expected.shape:
         hint = hints.get("shape", "")
@@ -691,7 +707,7 @@ def _run_case(func, name: str, exercise: Exercise, case: Case,
     if isinstance(received, str):
         return CaseResult(**fail, expected=_format_value(expected),
                           received=_short_repr(raw), diagnosis=received + ".")
-    if _same(received, expected):
+    if _same(received, expected, exercise):
         return CaseResult(case.name, call, True)
     return CaseResult(**fail, expected=_format_value(expected),
                       received=_format_value(received),

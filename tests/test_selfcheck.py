@@ -18,6 +18,10 @@ from kl_helpers.selfcheck import EXERCISES, CheckResult, SelfCheckFailed, check
 
 REPO = Path(__file__).resolve().parents[1]
 _P, _Q = [0.6, 0.25, 0.15], [0.2, 0.5, 0.3]  # the check's "typical pair" case
+# the exercises of this module, whose references are kl_helpers.divergences' routines (the
+# other notebooks' exercises have test modules of their own)
+DIVERGENCE_EXERCISES = sorted(name for name, exercise in EXERCISES.items()
+                              if getattr(divergences, name, None) is exercise.reference)
 
 
 def named(name):
@@ -66,7 +70,7 @@ def test_a_correct_implementation_passes(capsys):
     assert "<CheckResult kl_divergence: 4 of 4 cases passed>" == repr(result)
 
 
-@pytest.mark.parametrize("name", sorted(EXERCISES))
+@pytest.mark.parametrize("name", DIVERGENCE_EXERCISES)
 def test_the_reference_passes_every_feature(name, capsys):
     reference = EXERCISES[name].reference
     assert reference is getattr(divergences, name)
@@ -75,7 +79,7 @@ def test_the_reference_passes_every_feature(name, capsys):
     assert set(result.features) == set(EXERCISES[name].features)
 
 
-@pytest.mark.parametrize("name", sorted(EXERCISES))
+@pytest.mark.parametrize("name", DIVERGENCE_EXERCISES)
 def test_a_check_makes_few_calls(name, capsys):
     calls = []
     reference = EXERCISES[name].reference

@@ -940,3 +940,27 @@ def test_through_the_grader_proxy():
     assert check(FakeRemote(coding, "coding_cost_bits"))  # math.inf comes back
     wrong = FakeRemote(lambda *a: adapt_student(*a, mistake="swapped_factors"), "adapt_beta")
     assert "doubles beta when the KL is too small" in failure(wrong)
+
+
+def _check_calls(assignment: str) -> dict[str, dict]:
+    """function -> keyword arguments of every check(...) call in the notebook's cells."""
+    nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    calls = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "kl_helpers.selfcheck import check" not in cell.source:
+            continue
+        assert "nbgrader" not in cell.metadata, "a self-check cell is not graded"
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check":
+                calls[node.args[0].id] = {k.arg: ast.literal_eval(k.value)
+                                          for k in node.keywords}
+    return calls
+
+
+@pytest.mark.parametrize("assignment, names", [("05_rl", NOTEBOOK_05)])
+def test_the_notebook_checks_every_graded_function_as_registered(assignment, names):
+    """A check cell for each graded function, with the options the grader's diagnosis uses."""
+    calls = _check_calls(assignment)
+    assert set(calls) == set(names)
+    for name in names:
+        assert calls[name] == GRADED_CHECKS[(assignment, name)]

@@ -15,6 +15,17 @@ define itself is looked up in the student's kernel:
 * any other value is fetched as JSON in the same way.
 
 The hidden tests' source is never sent to the student's kernel either.
+
+When a test fails with an ``AssertionError`` (not an own-work violation) and used a
+student function that has a self-check for this assignment
+(``kl_helpers.selfcheck.GRADED_CHECKS``), the failure is explained: after the notebook's
+last cell, each such function's self-check runs once (``selfcheck.diagnose``) and, when
+it names a mistake, its explanation is appended to the error of every failed test that
+used the function, in the words the student's own ``check(...)`` cell would print. Only
+failures cost anything. The checks run once every cell has run, so a function with side
+effects (a global random state, say) cannot change a later test's result; and a check
+that fails, raises, or outlasts its time (``DIAGNOSIS_BUDGET``) leaves the original
+failure as it was and never changes the notebook's status or score.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import importlib
 import inspect
 import io
 import json
+import math
 import time
 import traceback
 from pathlib import Path
@@ -39,7 +51,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import List, Unicode
 
-from kl_helpers import checks
+from kl_helpers import checks, selfcheck
 from kl_helpers.checks import DelegationError, RemoteCallable, delegation_message
 
 from .inside import codec, kernel_side
@@ -165,6 +177,14 @@ class RemoteNamespace(dict):
 #: Seconds an interrupted cell has to stop before the kernel counts as unresponsive
 INTERRUPT_GRACE = 1.0
 
+#: Seconds the self-checks explaining one notebook's failed tests may take in all: each of
+#: their calls is interrupted when it would end later, and the explaining stops there
+DIAGNOSIS_BUDGET = 10.0
+
+#: Words that introduce a self-check's explanation in a failed test's error
+DIAGNOSIS_INTRO = "The self-check for {name} found: "
+
+
 #: Seconds to wait for the IOPub message that shows a started kernel's IOPub is connected
 IOPUB_CHECK = 0.05
 
@@ -239,14 +259,21 @@ class TrustedTestExecute(Execute):
                 cell) from None
         return {"content": {**self.error_on_timeout, "status": "error"}}
 
-    def preprocess(self, nb, resources=None, km=None):
-        # per notebook: functions and modules already looked up, delegation verdicts,
-        # and whether the kernel has the codec yet (each saves a kernel round trip)
+    def start_notebook(self, resources=None) -> None:
+        """Forget the previous notebook: what is kept per notebook starts empty here."""
+        # functions and modules already looked up, delegation verdicts, and whether the
+        # kernel has the codec yet (each saves a kernel round trip)
         self.references: dict = {}
         self.delegation_checks: dict = {}
         self.watched: dict = {}  # per test cell: student function -> forbidden routines
         self._codec_sent = False
         self._cell_timeouts = 0
+        # failed tests to explain after the last cell: (error output, student functions)
+        self._assignment = str((resources or {}).get("nbgrader", {}).get("assignment", ""))
+        self._unexplained: list[tuple[dict, tuple[str, ...]]] = []
+
+    def preprocess(self, nb, resources=None, km=None):
+        self.start_notebook(resources)
         ended_by = None
         try:
             return super().preprocess(nb, resources, km=km)
@@ -270,8 +297,14 @@ class TrustedTestExecute(Execute):
             self._check_assign_resources(resources)
             self._index, self._test_cell = index, cell
             self._run_test_here(cell)
-            return cell, self.resources
-        return super().preprocess_cell(cell, resources, index)
+            done = cell, self.resources
+        else:
+            done = super().preprocess_cell(cell, resources, index)
+        if index == len(self.nb.cells) - 1 and self._unexplained:
+            # the last cell has run, the kernel is still there: explain the failures
+            self._index, self._test_cell = index, self.nb.cells[index]
+            self._explain_failures()
+        return done
 
     # -- talking to the student's kernel ---------------------------------------------
     def remote(self, code: str, *, what: str):
@@ -341,9 +374,114 @@ class TrustedTestExecute(Execute):
                 "stream", name="stdout", text=stdout.getvalue()))
         if error is not None:
             lines = traceback.format_exception_only(type(error), error)
-            cell.outputs.append(nbformat.v4.new_output(
+            output = nbformat.v4.new_output(
                 "error", ename=type(error).__name__, evalue=str(error),
-                traceback=[line.rstrip("\n") for line in lines]))
+                traceback=[line.rstrip("\n") for line in lines])
+            cell.outputs.append(output)
+            if isinstance(error, AssertionError) and not isinstance(error, DelegationError):
+                self._remember_failure(output, namespace)
+
+    # -- explaining failed tests with the self-checks ----------------------------------
+    def _remember_failure(self, output, namespace: dict) -> None:
+        """Keep a failed test's error for `_explain_failures` if a self-check can explain it."""
+        names = tuple(dict.fromkeys(
+            value.__name__ for value in namespace.values()
+            if isinstance(value, RemoteFunction)
+            and (self._assignment, value.__name__) in selfcheck.GRADED_CHECKS))
+        if names:
+            self._unexplained.append((output, names))
+
+    def _explain_failures(self) -> None:
+        """Append each failed test's self-check explanations to its error, in the check's words.
+
+        Runs after the notebook's last cell, each self-check once per notebook, all within
+        ``DIAGNOSIS_BUDGET``; an error nothing explains is left exactly as it was.
+        """
+        deadline = time.monotonic() + DIAGNOSIS_BUDGET
+        verdicts: dict[str, str | None] = {}
+        kernel_lost = False
+        failures, self._unexplained = self._unexplained, []
+        for output, names in failures:
+            found = []
+            for name in names:
+                if name not in verdicts:
+                    verdicts[name] = None
+                    if not kernel_lost:
+                        try:
+                            verdicts[name] = self._diagnosis(name, deadline)
+                        except _StopDiagnosis as stop:
+                            kernel_lost = stop.kernel_lost
+                            deadline = time.monotonic()  # no more calls in this notebook
+                if verdicts[name]:
+                    found.append(DIAGNOSIS_INTRO.format(name=name) + verdicts[name])
+            if found:
+                text = "\n\n" + "\n\n".join(found)
+                output["evalue"] = output.get("evalue", "") + text
+                output["traceback"] = [*output.get("traceback", []), *text.split("\n")]
+
+    def _diagnosis(self, name: str, deadline: float) -> str | None:
+        """The self-check's explanation of ``name``'s mistake, or None (passed, not run...)."""
+        function = self.references.get(name)
+        if not isinstance(function, RemoteFunction):
+            return None
+        self.watched = {}  # the self-check's calls are not the graded call: never watched
+        try:
+            verdict = selfcheck.diagnose(_DiagnosedFunction(function, self, deadline),
+                                         self._assignment)
+        except Exception:  # the check itself could not run: the failure stays as it is
+            self.log.debug("no self-check explanation for %s", name, exc_info=True)
+            return None
+        if verdict is None or verdict or any(c.not_implemented for c in verdict.cases):
+            return None
+        return verdict.message
+
+
+class _StopDiagnosis(BaseException):
+    """Ends the explaining early: the time is up, or a call was interrupted or lost the kernel.
+
+    A ``BaseException``, so that the self-check, which records a student's exception as a
+    failed case and goes on, lets it through.
+    """
+
+    def __init__(self, kernel_lost: bool = False) -> None:
+        super().__init__("kernel lost" if kernel_lost else "out of time")
+        self.kernel_lost = kernel_lost
+
+
+class _DiagnosedFunction:
+    """A student function as its self-check calls it after the tests: timed, never counted.
+
+    Each call gets the time left of the budget as its timeout (at most the cell timeout).
+    A call interrupted at that timeout is not the notebook's timeout: the executor's count
+    is put back and the explaining stops; a kernel that ignores the interrupt or dies ends
+    it for the whole notebook.
+    """
+
+    def __init__(self, function: RemoteFunction, runner: TrustedTestExecute,
+                 deadline: float) -> None:
+        self._function, self._runner, self._deadline = function, runner, deadline
+        self.__name__ = function.__name__
+
+    def __call__(self, *args, **kwargs):
+        runner = self._runner
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise _StopDiagnosis()
+        timeout, interrupted = runner.timeout, runner._cell_timeouts
+        if timeout and timeout > 0:
+            runner.timeout = max(1, min(timeout, math.ceil(left)))
+        try:
+            value = self._function(*args, **kwargs)
+        except (CellTimeoutError, DeadKernelError):
+            raise _StopDiagnosis(kernel_lost=True) from None
+        except Exception:
+            if runner._cell_timeouts != interrupted:
+                raise _StopDiagnosis() from None
+            raise
+        finally:
+            runner.timeout = timeout
+            runner._cell_timeouts = interrupted  # the explaining never makes a timeout
+        return value
 
 
 def _student_exception(ename: str, evalue: str, what: str) -> Exception:

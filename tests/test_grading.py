@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
+from bs4 import BeautifulSoup
 from conftest import (
     ASSIGNMENTS,
     SOLUTIONS,
@@ -17,6 +20,8 @@ from conftest import (
 from autograder.__main__ import main
 from autograder.intake import check_submitted_notebook
 from autograder.results import GRADES_COLUMNS, STATUSES, TESTS_COLUMNS
+from autograder.sample_class import MISTAKES
+from kl_helpers.selfcheck import GRADED_CHECKS, diagnose
 
 EX2 = {"ex2_seed_value", "ex2_direction", "ex2_matches_reference", "ex2_zero_in_p",
        "ex2_zero_in_q", "ex2_identical"}
@@ -150,6 +155,38 @@ def test_feedback_shows_no_hidden_tests(graded_class, assignment):
         assert "HIDDEN TESTS" not in text
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"feedback of {student} shows hidden test lines {leaked[:3]}"
+
+
+# Every typical mistake of the sample class in a function that has a self-check
+CHECKED_MISTAKES = sorted(
+    (assignment, student, name)
+    for assignment, by_student in MISTAKES.items()
+    for student, answers in by_student.items()
+    for name in answers if (assignment, name) in GRADED_CHECKS)
+
+
+def _feedback_text(graded, student, assignment) -> str:
+    page = notebook_path(graded["out"] / "feedback" / student, assignment).with_suffix(".html")
+    return BeautifulSoup(page.read_text(), "html.parser").get_text()
+
+
+@pytest.mark.parametrize("assignment, student, name", CHECKED_MISTAKES)
+def test_feedback_names_the_mistake_in_the_self_checks_words(graded_class, assignment,
+                                                             student, name):
+    """A failed test of a self-checked function ends with what ``check(name)`` would say."""
+    notebook: dict = {"np": np, "math": math}
+    exec(MISTAKES[assignment][student][name], notebook)
+    with np.errstate(all="ignore"):  # the mistakes divide by zero, as students' code does
+        verdict = diagnose(notebook[name], assignment)
+    assert verdict is not None and not verdict, f"the self-check misses {student}'s {name}"
+    text = _feedback_text(graded_class, student, assignment)
+    assert f"The self-check for {name} found: {verdict.message}" in text
+
+
+@pytest.mark.parametrize("assignment", sorted({a for a, _ in GRADED_CHECKS}))
+def test_feedback_of_passing_work_has_no_self_check_text(graded_class, assignment):
+    for student in ("full_marks", "blank"):  # all tests pass; stubs are not implemented
+        assert "The self-check for" not in _feedback_text(graded_class, student, assignment)
 
 
 def test_missing_submissions_folder_is_a_clear_error(tmp_path, capsys):

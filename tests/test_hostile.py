@@ -139,6 +139,40 @@ def _answers(port: int) -> dict[str, dict[str, str]]:
     }
 
 
+def _stalls_the_self_check(stall: str) -> str:
+    """The sample class's swapped kl_divergence, stalled by ``stall`` when the self-check's
+    first input comes a second time: the notebook's own check cell gets its (wrong) answer,
+    and so does every graded test; the grader's self-check, which explains the failures
+    after the last cell, stalls."""
+    from autograder.sample_class import MISTAKES
+    from kl_helpers.selfcheck import EXERCISES
+
+    first = [float(x) for x in EXERCISES["kl_divergence"].cases[0].args[0]]
+    swapped = MISTAKES[ASSIGNMENT]["swapped_pq"]["kl_divergence"]
+    head = "def kl_divergence(p, q):\n"
+    assert swapped.startswith(head)
+    return ("_first_input_seen = []\n" + head
+            + f"    if [float(x) for x in np.ravel(p)] == {first!r}:\n"
+            "        _first_input_seen.append(True)\n"
+            "    if len(_first_input_seen) > 1:\n" + stall + swapped[len(head):])
+
+
+# the same wrong answer three times: plain, then stalling the self-check that explains it
+SELF_CHECK_STALLS = {
+    "swapped_plain": {"kl_divergence": _stalls_the_self_check("        pass\n")},
+    "swapped_sleeps_in_check": {"kl_divergence": _stalls_the_self_check(
+        "        import time\n"
+        "        time.sleep(600)\n")},
+    "swapped_traps_check": {"kl_divergence": _stalls_the_self_check(
+        "        import time\n"
+        "        while True:\n"
+        "            try:\n"
+        "                time.sleep(0.05)\n"
+        "            except KeyboardInterrupt:\n"
+        "                pass\n")},
+}
+
+
 def _full(release_nb, source_nb):
     return fill_release(release_nb, source_nb)
 
@@ -199,7 +233,7 @@ def hostile_class(tmp_path_factory):
     source_nb = nbformat.read(notebook_path(SOLUTIONS, ASSIGNMENT), as_version=4)
     recorder = ConnectionRecorder()
     notebooks = {"full_marks": _full(release_nb, source_nb)}
-    for student, answers in _answers(recorder.port).items():
+    for student, answers in {**_answers(recorder.port), **SELF_CHECK_STALLS}.items():
         notebooks[student] = fill_release(release_nb, source_nb, answers)
     notebooks["deleted_tests"] = _edited(release_nb, source_nb, _delete_tests)
     notebooks["duplicated_tests"] = _edited(release_nb, source_nb, _duplicate_tests)
@@ -289,6 +323,24 @@ def test_fork_bomb_is_contained(hostile_class):
 def test_loop_that_swallows_interrupts_times_out(hostile_class):
     result = hostile_class["results"]["swallows_interrupt"]
     assert (result.status, result.score) == ("timeout", 0.0)
+
+
+def test_a_self_check_that_stalls_costs_nothing_but_its_explanation(hostile_class):
+    """Explaining a failure never changes a grade: a check that sleeps, or loops through
+    interrupts, leaves the status and every score as the same mistake gets without it."""
+    control = hostile_class["results"]["swapped_plain"]
+    assert control.status == "graded" and 0 < control.score < _autograded_max()
+    page = notebook_path(hostile_class["out"] / "feedback" / "swapped_plain", ASSIGNMENT)
+    assert "The self-check for kl_divergence found:" in page.with_suffix(".html").read_text()
+    for student in ("swapped_sleeps_in_check", "swapped_traps_check"):
+        result = hostile_class["results"][student]
+        assert (result.status, result.score) == ("graded", control.score), student
+        assert _ex2_scores(hostile_class, student) == _ex2_scores(hostile_class,
+                                                                  "swapped_plain")
+        page = notebook_path(hostile_class["out"] / "feedback" / student, ASSIGNMENT)
+        text = page.with_suffix(".html").read_text()
+        assert "Test &#39;ex2_seed_value&#39; failed." in text
+        assert "The self-check for" not in text, student
 
 
 @pytest.mark.parametrize("student", ["hard_exit", "segfault"])

@@ -192,3 +192,191 @@ def test_a_watched_call_reports_the_reference_it_ran():
     assert outcome["delegations"] == [
         "while the tests ran, your function 'kl_divergence' called the course's reference "
         "kl_helpers.divergences.kl_divergence"]
+
+
+# -- failed tests explained by the self-check (no kernel: the kernel side runs here) --------
+
+def _swapped_kl(p, q):
+    """D(Q || P): the arguments swapped, a mistake the self-check names."""
+    from kl_helpers import divergences
+    return float(divergences.kl_divergence(q, p))
+
+
+def _correct_kl(p, q):
+    from kl_helpers import divergences
+    return float(divergences.kl_divergence(p, q))
+
+
+class _InProcessRunner(TrustedTestExecute):
+    """The executor with the kernel side running in this process; counts the calls made."""
+
+    def __init__(self, functions: dict, assignment: str = "01_definition"):
+        super().__init__()
+        self.start_notebook({"nbgrader": {"assignment": assignment}})
+        self.kernel, self.outcomes = _kernel_with(functions)
+        self.notebook = {**functions, "__kl_grader": self.kernel}
+        self.calls: list[str] = []
+
+    def remote(self, code, *, what):
+        self.calls.append(what)
+        exec(code, self.notebook)
+        return json.loads(json.dumps(self.outcomes.pop()))  # as jupyter's messages carry it
+
+
+def _test_cell(source: str, grade_id: str = "ex2_seed_value"):
+    import nbformat
+    return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {
+        "grade": True, "solution": False, "grade_id": grade_id, "points": 1}})
+
+
+SEED_TEST = ('"""Check the running example."""\n'
+             'value = kl_divergence([0.4, 0.3, 0.2, 0.1], [0.3, 0.3, 0.3, 0.1])\n'
+             'assert abs(value - 0.0339798) < 1e-6, f"expected 0.0339798 nats, got {value}"\n')
+
+
+def _error(cell) -> dict:
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    assert len(errors) == 1
+    return errors[0]
+
+
+def test_a_failed_test_gets_the_self_checks_explanation_in_its_words():
+    from kl_helpers.selfcheck import diagnose
+
+    runner = _InProcessRunner({"kl_divergence": _swapped_kl})
+    cell = _test_cell(SEED_TEST)
+    runner._run_test_here(cell)
+    before = _error(cell)["evalue"]
+    assert before.startswith("expected 0.0339798 nats, got 0.0353")
+    runner._explain_failures()
+    # the self-check's verdict on the same function called directly, no proxy between
+    expected = diagnose(_named(_swapped_kl, "kl_divergence"), "01_definition")
+    assert expected is not None and not expected
+    error = _error(cell)
+    assert error["evalue"] == (before + "\n\nThe self-check for kl_divergence found: "
+                               + expected.message)
+    assert "D(Q || P) instead of D(P || Q)" in error["evalue"]
+    assert "\n".join(error["traceback"]).endswith(expected.message)
+
+
+def _named(function, name):
+    def wrapper(*args, **kwargs):
+        return function(*args, **kwargs)
+    wrapper.__name__ = name
+    return wrapper
+
+
+def test_a_passing_test_costs_no_self_check():
+    runner = _InProcessRunner({"kl_divergence": _correct_kl})
+    cell = _test_cell(SEED_TEST)
+    runner._run_test_here(cell)
+    runner._explain_failures()
+    assert not [o for o in cell.outputs if o.output_type == "error"]
+    assert runner.calls == ["the name 'kl_divergence'", "kl_divergence(...)"]
+
+
+def test_each_function_is_checked_once_per_notebook():
+    runner = _InProcessRunner({"kl_divergence": _swapped_kl})
+    cells = [_test_cell(SEED_TEST, "a"), _test_cell(SEED_TEST, "b")]
+    for cell in cells:
+        runner._run_test_here(cell)
+    tests_calls = len(runner.calls)
+    runner._explain_failures()
+    check_calls = len(runner.calls) - tests_calls
+    assert 0 < check_calls <= 12  # one self-check, however many tests failed
+    texts = [_error(cell)["evalue"] for cell in cells]
+    assert all("The self-check for kl_divergence found: " in t for t in texts)
+    assert texts[0] == texts[1]
+
+
+@pytest.mark.parametrize("source, why", [
+    ('value = kl_divergence([0.5, 0.5], [0.9, 0.1])\nraise ValueError("not an assertion")\n',
+     "an error that is not a failed assertion"),
+    ("from kl_helpers.checks import DelegationError\n"
+     "f = kl_divergence\nraise DelegationError('kl_divergence calls rel_entr')\n",
+     "an own-work violation"),
+    ('assert False, "kl_hand is wrong"\n', "no student function used"),
+])
+def test_only_failed_assertions_on_checked_functions_are_explained(source, why):
+    runner = _InProcessRunner({"kl_divergence": _swapped_kl, "kl_hand": 0.1})
+    cell = _test_cell(source)
+    runner._run_test_here(cell)
+    before = dict(_error(cell))
+    calls = len(runner.calls)
+    runner._explain_failures()
+    assert dict(_error(cell)) == before, why
+    assert len(runner.calls) == calls, why
+
+
+def test_functions_without_a_self_check_here_are_not_checked():
+    # kl_divergence has a self-check in 01, none in an assignment that registered none
+    runner = _InProcessRunner({"kl_divergence": _swapped_kl}, assignment="99_other")
+    cell = _test_cell(SEED_TEST)
+    runner._run_test_here(cell)
+    before = _error(cell)["evalue"]
+    runner._explain_failures()
+    assert _error(cell)["evalue"] == before
+
+
+def test_a_function_not_implemented_for_the_check_is_not_explained():
+    def kl_divergence(p, q):
+        raise NotImplementedError()
+
+    runner = _InProcessRunner({"kl_divergence": kl_divergence})
+    cell = _test_cell('f = kl_divergence\nassert False, "the test failed"\n')
+    runner._run_test_here(cell)
+    runner._explain_failures()
+    assert _error(cell)["evalue"] == "the test failed"
+    assert len(runner.calls) > 1  # the check ran, and said only "not implemented"
+
+
+class _SlowKernelRunner(_InProcessRunner):
+    """The self-check's first call runs past its timeout, which the executor records."""
+
+    def __init__(self, functions, *, lost: bool):
+        super().__init__(functions)
+        self.lost = lost
+        self.timeouts_seen: list = []
+
+    def remote(self, code, *, what):
+        if "__kl_grader['call']" in code and self._explaining:
+            self.timeouts_seen.append(self.timeout)
+            self.calls.append(what)
+            if self.lost:
+                from nbclient.exceptions import DeadKernelError
+                raise DeadKernelError("Kernel died")
+            self._cell_timeouts += 1  # what _async_handle_timeout does
+            raise StudentCodeError("the notebook gave no result for kl_divergence(...)")
+        return super().remote(code, what=what)
+
+    _explaining = False
+
+    def _explain_failures(self):
+        self._explaining = True
+        super()._explain_failures()
+
+
+@pytest.mark.parametrize("lost", [False, True])
+def test_a_check_that_times_out_or_loses_the_kernel_leaves_the_failure_alone(lost):
+    functions = {"kl_divergence": _swapped_kl}
+    runner = _SlowKernelRunner(functions, lost=lost)
+    cell = _test_cell(SEED_TEST)
+    runner._run_test_here(cell)
+    before = dict(_error(cell))
+    runner._explain_failures()
+    assert dict(_error(cell)) == before
+    assert runner._cell_timeouts == 0  # the notebook's status is not "timeout" for this
+    assert runner.timeout == 30  # the cell timeout is back
+    assert runner.timeouts_seen == [10]  # the budget: 10 s, then nothing more is tried
+
+
+def test_no_check_runs_once_the_budget_is_spent(monkeypatch):
+    import autograder.trusted as trusted
+
+    monkeypatch.setattr(trusted, "DIAGNOSIS_BUDGET", 0.0)
+    runner = _InProcessRunner({"kl_divergence": _swapped_kl})
+    cell = _test_cell(SEED_TEST)
+    runner._run_test_here(cell)
+    before, calls = _error(cell)["evalue"], len(runner.calls)
+    runner._explain_failures()
+    assert _error(cell)["evalue"] == before and len(runner.calls) == calls

@@ -957,7 +957,8 @@ def _check_calls(assignment: str) -> dict[str, dict]:
     return calls
 
 
-@pytest.mark.parametrize("assignment, names", [("05_rl", NOTEBOOK_05)])
+@pytest.mark.parametrize("assignment, names", [("05_rl", NOTEBOOK_05),
+                                               ("06_applications", NOTEBOOK_06)])
 def test_the_notebook_checks_every_graded_function_as_registered(assignment, names):
     """A check cell for each graded function, with the options the grader's diagnosis uses."""
     calls = _check_calls(assignment)

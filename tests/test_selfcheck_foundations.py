@@ -823,6 +823,49 @@ def test_each_function_is_registered_for_its_notebook(name):
     assert GRADED_CHECKS[(ASSIGNMENT_OF[name], name)] == {}
 
 
+# the notebooks whose source has its check cells and hints (each gets them in its own commit)
+NOTEBOOKS_WITH_CHECK_CELLS = ("01_definition",)
+NOTEBOOKS_WITH_HINTS = ("01_definition",)
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS_WITH_CHECK_CELLS)
+def test_graded_checks_match_the_notebooks_check_cells(assignment):
+    """Each function has a check cell, and register_graded records exactly its arguments."""
+    calls = {}
+    for cell in _source_notebook(assignment).cells:
+        if cell.cell_type != "code" or is_test_cell(cell):
+            continue
+        assert "nbgrader" not in cell.metadata or not cell.metadata["nbgrader"].get("grade")
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check":
+                calls[node.args[0].id] = {k.arg: ast.literal_eval(k.value)
+                                          for k in node.keywords}
+    for name in FOUNDATIONS[assignment]:
+        assert name in calls, f"{assignment}: no check({name}) cell"
+    for name, kwargs in calls.items():
+        assert GRADED_CHECKS[(assignment, name)] == kwargs
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS_WITH_HINTS)
+def test_every_exercise_has_a_folded_hint(assignment):
+    """Each ``### Exercise`` section holds a hint, folded (``<details>``, not open), whose
+    markdown renders (a blank line after the summary)."""
+    exercises, current = [], None
+    for cell in _source_notebook(assignment).cells:
+        if cell.cell_type == "markdown" and re.match(r"#{2,3} ", cell.source):
+            current = None
+            if cell.source.startswith("### Exercise"):
+                current = [cell.source.splitlines()[0], ""]
+                exercises.append(current)
+        if current is not None and cell.cell_type == "markdown":
+            current[1] += cell.source + "\n"
+    assert exercises
+    for title, text in exercises:
+        assert "<details><summary>Hint</summary>\n\n" in text, f"{title}: no folded hint"
+        assert "<details open" not in text
+        assert text.count("<details>") == text.count("</details>")
+
+
 def test_diagnose_runs_the_check_quietly_for_the_grader(capsys):
     wrong = next(func for name, words, func in WRONG
                  if name == "kl_in_base" and "ignores" in words)

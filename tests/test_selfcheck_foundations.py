@@ -824,8 +824,8 @@ def test_each_function_is_registered_for_its_notebook(name):
 
 
 # the notebooks whose source has its check cells and hints (each gets them in its own commit)
-NOTEBOOKS_WITH_CHECK_CELLS = ("01_definition", "02_terms")
-NOTEBOOKS_WITH_HINTS = ("01_definition", "02_terms")
+NOTEBOOKS_WITH_CHECK_CELLS = tuple(FOUNDATIONS)
+NOTEBOOKS_WITH_HINTS = ("01_definition", "02_terms", "03_insights")
 
 
 @pytest.mark.parametrize("assignment", NOTEBOOKS_WITH_CHECK_CELLS)

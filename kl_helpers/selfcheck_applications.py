@@ -40,9 +40,9 @@ def _softmax(z, axis=-1) -> np.ndarray:
     return np.exp(_log_softmax(_floats(z), axis=axis))
 
 
-def _per_sample(text_what: str) -> str:
+def _per_sample(what: str) -> str:
     return (f"your function returned one number (the mean over the samples) instead of "
-            f"{text_what}: return the array of per-sample values, shape (n,), and let the "
+            f"{what}: return the array of per-sample values, shape (n,), and let the "
             "caller average it")
 
 

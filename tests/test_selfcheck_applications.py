@@ -965,3 +965,20 @@ def test_the_notebook_checks_every_graded_function_as_registered(assignment, nam
     assert set(calls) == set(names)
     for name in names:
         assert calls[name] == GRADED_CHECKS[(assignment, name)]
+
+
+@pytest.mark.parametrize("assignment", ["05_rl", "06_applications", "07_quiz"])
+def test_every_exercise_and_question_opens_with_a_folded_hint(assignment):
+    """The cell right after an exercise's (or a quiz question's) text is a folded hint whose
+    markdown renders (a blank line after the summary); written parts may have one more."""
+    nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    sections = 0
+    for cell, following in zip(nb.cells, nb.cells[1:], strict=False):
+        if cell.cell_type == "markdown" and re.match(r"### (Exercise|Question) \d", cell.source):
+            sections += 1
+            title = cell.source.splitlines()[0]
+            assert following.cell_type == "markdown", title
+            assert following.source.startswith("<details><summary>Hint</summary>\n\n"), title
+            assert following.source.endswith("\n\n</details>"), title
+            assert "nbgrader" not in following.metadata, "a hint is not graded"
+    assert sections == {"05_rl": 6, "06_applications": 5, "07_quiz": 18}[assignment]

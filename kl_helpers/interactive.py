@@ -205,6 +205,13 @@ def draw_ppo_objectives(epsilon: float, beta: float, advantage: float = 1.0, *, 
     fig, ax = _new_axes(ax)
     ax.plot(r, clipped, label=f"clipped, ε = {epsilon:g}")
     ax.plot(r, penalised, linestyle="--", label=f"penalised, β = {beta:g}")
+    if beta > advantage:
+        # where the penalised objective peaks: A - beta (1 - 1/r) = 0 (none when beta <= A)
+        r_star = beta / (beta - advantage)
+        if r[0] <= r_star <= r[-1]:
+            peak = ppo_objective_curves([r_star], advantage, epsilon, beta)[1][0]
+            ax.plot([r_star], [peak], "o", color="tab:orange",
+                    label=f"penalised maximum, r = {r_star:.2f}")
     ax.axvspan(1 - epsilon, 1 + epsilon, color="0.9", label="clip range")
     ax.axvline(1.0, color="grey", linewidth=0.8)
     ax.set_xlabel("ratio r = π_θ(a|s) / π_old(a|s)")
@@ -294,6 +301,6 @@ def explore_ppo_objectives():
     return _explore(
         draw_ppo_objectives,
         epsilon=widgets.FloatSlider(value=0.2, min=0.05, max=0.5, step=0.05, description="ε"),
-        beta=widgets.FloatSlider(value=1.0, min=0.0, max=5.0, step=0.25, description="β"),
+        beta=widgets.FloatSlider(value=2.0, min=0.0, max=5.0, step=0.25, description="β"),
         advantage=widgets.FloatSlider(value=1.0, min=-1.0, max=1.0, step=2.0,
                                       description="A"))

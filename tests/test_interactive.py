@@ -102,6 +102,22 @@ def test_ppo_curves_follow_the_formulas():
                                                  abs=1e-14)
 
 
+@pytest.mark.parametrize("advantage, beta", [(1.0, 2.0), (-1.0, 2.0), (0.5, 4.0)])
+def test_ppo_figure_marks_the_penalised_maximum(advantage, beta):
+    """The marked peak is the grid's argmax of the penalised curve, beta / (beta - A)."""
+    _, ax = interactive.draw_ppo_objectives(0.2, beta, advantage)
+    marker = next(line for line in ax.get_lines() if line.get_marker() == "o")
+    r = np.linspace(0.05, 3.0, 200_001)
+    _, penalised = interactive.ppo_objective_curves(r, advantage, 0.2, beta)
+    assert marker.get_xdata()[0] == pytest.approx(r[np.argmax(penalised)], abs=1e-4)
+
+
+def test_ppo_figure_has_no_maximum_when_beta_is_at_most_a():
+    """With beta <= A the penalised objective keeps growing: nothing is marked."""
+    _, ax = interactive.draw_ppo_objectives(0.2, 1.0, 1.0)
+    assert not [line for line in ax.get_lines() if line.get_marker() == "o"]
+
+
 def test_ppo_clipped_curve_is_flat_outside_the_range_for_a_good_action():
     """With A > 0 nothing is gained beyond r = 1 + eps; with beta = 0 the penalty is off."""
     r = np.linspace(1.25, 3.0, 8)
@@ -127,7 +143,7 @@ def test_bad_input_is_named(call, message):
 @pytest.mark.parametrize("explore, slider, value, expected_text", [
     (interactive.explore_gaussian_pair, "mu_q", 2.5, "q = N(2.5, 2²)"),
     (interactive.explore_mixture_fits, "separation", 3.0, "Modes 3 apart"),
-    (interactive.explore_ppo_objectives, "beta", 2.0, "penalised, β = 2"),
+    (interactive.explore_ppo_objectives, "beta", 3.0, "penalised, β = 3"),
 ])
 def test_moving_a_slider_redraws_with_its_value(explore, slider, value, expected_text,
                                                 monkeypatch):

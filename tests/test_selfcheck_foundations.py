@@ -875,6 +875,21 @@ def test_diagnose_runs_the_check_quietly_for_the_grader(capsys):
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize("name", EXERCISE_NAMES)
+def test_through_the_grader_proxy(name, capsys):
+    """At grading time the check calls the student's function in the kernel through the
+    grader's proxy (arguments and results cross as plain data): right answers still pass,
+    and a mistake is still named."""
+    from test_selfcheck import FakeRemote
+
+    remote = FakeRemote(model_answers(ASSIGNMENT_OF[name])[name], name)
+    assert check(remote)
+    wrong = next(func for exercise, _, func in WRONG if exercise == name)
+    words = next(words for exercise, words, _ in WRONG if exercise == name)
+    with np.errstate(all="ignore"):
+        assert words in failure(FakeRemote(wrong, name))
+
+
 def test_the_reverse_kl_minima_named_in_messages_are_the_reference_fits():
     for start, point in (((1.8, 0.6), "the mode at +2.98"), ((-1.2, 0.6), "the mode at -2.98"),
                          ((-0.4, 4.0), "the centred minimum")):

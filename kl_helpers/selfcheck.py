@@ -47,7 +47,11 @@ What each feature checks:
   and inputs with different numbers of outcomes.
 
 ``features="all"`` selects every feature of the exercise; new exercises are added to
-`EXERCISES`.
+`EXERCISES`. The other notebooks' exercises live in `kl_helpers.selfcheck_foundations`
+(01-03) and `kl_helpers.selfcheck_applications` (05, 06), which register themselves when
+this module is imported. An exercise may set its own tolerance (``Exercise.rtol``/``atol``:
+integrals, fits), and a case may name a mistake from the value received
+(``Case.explain``: an estimate drawn with other random numbers).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ writes into the repository's tracked files.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from dataclasses import dataclass
@@ -23,6 +24,20 @@ COURSE_ID = "kl-divergence"
 #: in editable mode from it). Commands that work on another course folder take it as an
 #: argument (``grade --course``, ``hub-course --source``).
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: The course's nbconvert templates (``kl_feedback``: nbgrader's feedback page with the
+#: items named and math that renders offline, see ``autograder.feedback``)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+FEEDBACK_TEMPLATE = "kl_feedback"
+#: Its page; not index.html.j2, which is the name of the nbgrader page it extends
+FEEDBACK_TEMPLATE_FILE = "feedback.html.j2"
+
+
+def nbgrader_templates() -> Path:
+    """nbgrader's own templates folder, where ``kl_feedback``'s base ``feedback`` lives."""
+    # found, not imported: importing nbgrader loads its server extensions
+    package = Path(importlib.util.find_spec("nbgrader").origin).resolve().parent
+    return package / "server_extensions" / "formgrader" / "templates"
 
 
 @dataclass(frozen=True)
@@ -112,8 +127,12 @@ def apply_grading_policy(c: Config, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT)
         "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
-    # the same pages as nbgrader's HTMLExporter, rendered at a fraction of the CPU cost
+    # the same pages as nbgrader's HTMLExporter, rendered at a fraction of the CPU cost,
+    # with the summary's items named and the math in MathML (no CDN)
     c.GenerateFeedback.exporter_class = "autograder.feedback.FeedbackExporter"
+    c.FeedbackExporter.template_name = FEEDBACK_TEMPLATE
+    c.FeedbackExporter.template_file = FEEDBACK_TEMPLATE_FILE
+    c.FeedbackExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates())]
     # feedback must not show hidden tests (nbgrader issue #917) nor their tracebacks
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",

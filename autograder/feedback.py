@@ -21,11 +21,21 @@ grading worker showed two costs that repeat for every student without need:
   their text, so here each result is kept per process and computed once per distinct
   cell (``_remembered``).
 
+Its template, ``kl_feedback`` (``autograder/templates``, set in ``autograder.config``),
+is nbgrader's feedback page with two changes for students:
+
+* the summary names each graded item by what it checks (:func:`item_label`: a test cell's
+  one-line docstring, else its ``grade_id``) instead of "Test cell";
+* math renders offline: the LaTeX of the markdown cells (and of the grader's comments) is
+  written as MathML (``autograder.mathml``), and no MathJax is loaded from a CDN. Code
+  cells and outputs are rendered exactly as nbconvert renders them.
+
 The page is otherwise exactly what nbgrader's exporter produces.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import html
 import re
@@ -35,9 +45,11 @@ from pathlib import Path
 import jinja2
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.markdown_mistune import MarkdownWithMath
 from nbconvert.filters.strings import clean_html
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
+from .mathml import JupyterMathInlineParser, MathMLRenderer
 from .results import SCORED_STATUSES, AssignmentResult
 
 MISSING_ALT = "No description has been provided for this image"
@@ -97,6 +109,41 @@ class _RememberingHighlighter:
         return _highlight(self._lexer, language, str(source))
 
 
+@_remembered
+def _docstring_line(source: str) -> str:
+    """The first line of the docstring a cell's code starts with, or ""."""
+    try:
+        docstring = ast.get_docstring(ast.parse(source))
+    except (SyntaxError, ValueError):  # a magic, a null byte: no docstring to read
+        return ""
+    lines = [line.strip() for line in (docstring or "").splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def item_label(cell) -> str:
+    """How the feedback summary names a graded item: what it checks.
+
+    A test cell by the first line of its docstring (the course's tests start with one:
+    "Check that kl_divergence respects argument order..."), any other item, or a test
+    without a docstring, by its ``grade_id``.
+    """
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    label = _docstring_line(str(cell.get("source", ""))) if cell.get("cell_type") == "code" \
+        else ""
+    return label or str(meta.get("grade_id", ""))
+
+
+def _is_cell_text(cell, source) -> bool:
+    """Whether ``source`` is a markdown cell's own text or the grader's comment on a cell
+    (not a markdown output of code, which is rendered as nbconvert renders it)."""
+    if not cell:
+        return False
+    if cell.get("cell_type") == "markdown" and source == cell.get("source"):
+        return True
+    comment = cell.get("metadata", {}).get("nbgrader", {}).get("comment")
+    return bool(comment) and source == comment
+
+
 def add_accessibility_attributes(html: str) -> str:
     """What ``HTMLExporter`` adds with BeautifulSoup, done on the text.
 
@@ -108,12 +155,43 @@ def add_accessibility_attributes(html: str) -> str:
 
 
 class FeedbackExporter(HTMLExporter):
-    """``HTMLExporter`` with cached template compilation and no BeautifulSoup pass."""
+    """``HTMLExporter`` with cached template compilation and no BeautifulSoup pass.
+
+    It also gives the template the ``item_label`` filter and writes the math of markdown
+    cells and comments as MathML (see the module's documentation).
+    """
 
     def _create_environment(self):
         environment = super()._create_environment()
         environment.bytecode_cache = _BYTECODE_CACHE
         return environment
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("item_label", item_label)
+
+    @jinja2.pass_context
+    def markdown2html(self, context, source):
+        """nbconvert's markdown filter; a cell's own text gets its math as MathML.
+
+        Its formulas are found as JupyterLab finds them, ``\\(...\\)`` included (see
+        ``autograder.mathml.JupyterMathInlineParser``).
+        """
+        cell = context.get("cell", {})
+        if not _is_cell_text(cell, source):
+            return super().markdown2html(context, source)
+        # HTMLExporter.markdown2html (nbconvert 7.17) with the MathML renderer
+        renderer = MathMLRenderer(
+            escape=False,
+            attachments=cell.get("attachments", {}),
+            embed_images=self.embed_images,
+            path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+            anchor_link_text=self.anchor_link_text,
+            exclude_anchor_links=self.exclude_anchor_links,
+            **self.lexer_options,
+        )
+        inline = JupyterMathInlineParser(hard_wrap=False)
+        return MarkdownWithMath(renderer=renderer, inline=inline).render(source)
 
     def from_notebook_node(self, nb, resources=None, **kw):
         # HTMLExporter.from_notebook_node, minus its BeautifulSoup post-processing

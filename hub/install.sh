@@ -51,8 +51,9 @@ chmod 755 "$PREFIX"
 pins_stamp="$PREFIX/venv/.kl-course-installed"
 code_stamp="$PREFIX/venv/.kl-course-code"
 pins=$(cat "$REPO/pyproject.toml" "$REPO/constraints.txt" | sha256sum | cut -d' ' -f1)
-code=$(cd "$REPO" && find kl_helpers autograder -name '*.py' | LC_ALL=C sort | xargs sha256sum \
-       | sha256sum | cut -d' ' -f1)
+# (their modules and the feedback page's template, which is package data)
+code=$(cd "$REPO" && find kl_helpers autograder -type f \( -name '*.py' -o -path '*/templates/*' \) \
+       | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 if [ ! -f "$pins_stamp" ] || [ "$(cat "$pins_stamp")" != "$pins" ]; then
   rm -rf "$PREFIX/venv"
   /usr/bin/python3 -m venv "$PREFIX/venv"

@@ -232,3 +232,70 @@ def _student_and_instructor(lab, page):
     listed = table.inner_text()
     missing = [a for a in ASSIGNMENTS if a not in listed]
     assert not missing, f"formgrader does not list {missing}:\n{listed}"
+
+
+def _feedback_page(path: Path) -> Path:
+    """Notebook 01's feedback page as the grader writes it (its exporter and settings),
+    for the model answers with every test failed, written to ``path``."""
+    from nbgrader.converters import GenerateFeedback
+
+    from autograder.config import nbgrader_config
+
+    nb = read_notebook(SOLUTIONS / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            meta["score"] = 0.0
+    app = GenerateFeedback(config=nbgrader_config(CoursePaths.for_repo(path.parent)))
+    exporter = app.exporter_class(config=app.config)
+    html, _ = exporter.from_notebook_node(nb, resources={"nbgrader": {
+        "notebook": ASSIGNMENT, "score": 0.0, "max_score": 14.0, "late_penalty": 0}})
+    path.write_text(html)
+    return path
+
+
+def test_feedback_math_renders_in_chromium_with_the_network_off(page, tmp_path):
+    """A feedback page opened offline shows its formulas as math, not as $\\mathrm..."""
+    feedback = _feedback_page(tmp_path / f"{ASSIGNMENT}.html")
+    context = page.context.browser.new_context(viewport={"width": 1200, "height": 900})
+    context.set_offline(True)
+    asked: list[str] = []
+
+    def refuse(route):  # anything but the page itself would need a network
+        asked.append(route.request.url)
+        route.abort()
+
+    context.route(lambda url: not url.startswith("file:"), refuse)
+    try:
+        offline = context.new_page()
+        offline.goto(feedback.as_uri())
+        seen = offline.evaluate("""() => {
+            const formulas = Array.from(document.querySelectorAll('.text_cell_render math'));
+            const shown = formulas.filter(m => {
+                const box = m.getBoundingClientRect();
+                return box.width > 0 && box.height > 0;
+            });
+            // a fraction laid out as one: numerator above denominator
+            const fraction = document.querySelector('.text_cell_render math mfrac');
+            const [top, bottom] = Array.from(fraction.children).map(
+                c => c.getBoundingClientRect());
+            const kl = formulas.find(
+                m => m.getAttribute('alttext').startsWith('D_{\\\\mathrm{KL}}'));
+            const text = Array.from(document.querySelectorAll('.text_cell_render'))
+                .map(e => e.innerText).join('\\n');
+            return {formulas: formulas.length, shown: shown.length,
+                    stacked: top.bottom <= bottom.top + 1,
+                    display: getComputedStyle(kl).display,
+                    klWidth: kl.getBoundingClientRect().width,
+                    raw: ['$', '\\\\mathrm', '\\\\frac', '\\\\log'].filter(t => text.includes(t))};
+        }""")
+        offline.locator('math[alttext^="D_{\\\\mathrm{KL}}"]').first.scroll_into_view_if_needed()
+        offline.screenshot(path=str(ARTIFACTS / "5-feedback-offline-math.png"))
+    finally:
+        context.close()
+    assert seen["formulas"] > 100 and seen["shown"] == seen["formulas"], seen
+    assert seen["stacked"], "a fraction is not laid out as math"
+    # "math" (inline math): laid out by the browser's MathML engine, not as unknown inline tags
+    assert seen["display"] in ("math", "inline math") and seen["klWidth"] > 20, seen
+    assert seen["raw"] == [], f"raw LaTeX in the markdown of the page: {seen['raw']}"
+    assert asked == [], f"the page asked the network for {asked}"

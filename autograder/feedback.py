@@ -19,7 +19,7 @@ grading worker showed two costs that repeat for every student without need:
   bleach (``clean_html``) and a sixth to highlighting each code cell with pygments, yet
   a class's notebooks share most of their cells: both filters are pure functions of
   their text, so here each result is kept per process and computed once per distinct
-  cell (``_remembered``).
+  cell (``_remembered``), as is each markdown cell's HTML (without attachments).
 
 Its template, ``kl_feedback`` (``autograder/templates``, set in ``autograder.config``),
 is nbgrader's feedback page with two changes for students:
@@ -144,6 +144,21 @@ def _is_cell_text(cell, source) -> bool:
     return bool(comment) and source == comment
 
 
+def _markdown_with_mathml(source: str, anchor_link_text: str, exclude_anchor_links: bool,
+                         lexer_options: tuple, **renderer_options) -> str:
+    """HTMLExporter.markdown2html (nbconvert 7.17) with the MathML renderer and parser."""
+    renderer = MathMLRenderer(escape=False, anchor_link_text=anchor_link_text,
+                              exclude_anchor_links=exclude_anchor_links,
+                              **renderer_options, **dict(lexer_options))
+    inline = JupyterMathInlineParser(hard_wrap=False)
+    return MarkdownWithMath(renderer=renderer, inline=inline).render(source)
+
+
+#: a markdown cell without attachments, remembered like the other cells (most are the same
+#: in every student's notebook)
+_cell_markdown = _remembered(_markdown_with_mathml)
+
+
 def add_accessibility_attributes(html: str) -> str:
     """What ``HTMLExporter`` adds with BeautifulSoup, done on the text.
 
@@ -180,18 +195,14 @@ class FeedbackExporter(HTMLExporter):
         cell = context.get("cell", {})
         if not _is_cell_text(cell, source):
             return super().markdown2html(context, source)
-        # HTMLExporter.markdown2html (nbconvert 7.17) with the MathML renderer
-        renderer = MathMLRenderer(
-            escape=False,
-            attachments=cell.get("attachments", {}),
-            embed_images=self.embed_images,
-            path=context.get("resources", {}).get("metadata", {}).get("path", ""),
-            anchor_link_text=self.anchor_link_text,
-            exclude_anchor_links=self.exclude_anchor_links,
-            **self.lexer_options,
-        )
-        inline = JupyterMathInlineParser(hard_wrap=False)
-        return MarkdownWithMath(renderer=renderer, inline=inline).render(source)
+        options = (self.anchor_link_text, self.exclude_anchor_links,
+                   tuple(sorted(self.lexer_options.items())))
+        attachments = cell.get("attachments", {})
+        if not attachments and not self.embed_images:  # the page depends on the text alone
+            return _cell_markdown(str(source), *options)
+        path = context.get("resources", {}).get("metadata", {}).get("path", "")
+        return _markdown_with_mathml(source, *options, attachments=attachments,
+                                     embed_images=self.embed_images, path=path)
 
     def from_notebook_node(self, nb, resources=None, **kw):
         # HTMLExporter.from_notebook_node, minus its BeautifulSoup post-processing

@@ -166,3 +166,19 @@ def test_moving_a_slider_redraws_with_its_value(explore, slider, value, expected
     assert len(shown) == before + 1
     assert expected_text in shown[-1]
     assert expected_text not in shown[0]  # the first drawing, at the default values
+
+
+def test_numbers_the_notebooks_quote():
+    """01: D(q||p) is about three times D(p||q); 03: the reverse fit jumps between d = 5.5 and 6."""
+    from kl_helpers import gaussian_kl
+
+    ratio = float(gaussian_kl(1.0, 2.0, 0.0, 1.0) / gaussian_kl(0.0, 1.0, 1.0, 2.0))
+    assert round(ratio) == 3
+    centred = interactive.mixture_fits(5.5)["reverse"]
+    on_a_mode = interactive.mixture_fits(6.0)["reverse"]
+    assert abs(centred[0]) < 1e-3
+    assert on_a_mode[0] > 2.5 and on_a_mode[2] == pytest.approx(math.log(2), abs=0.01)
+    for d in (4.0, 4.5, 5.0):
+        assert abs(interactive.mixture_fits(d)["reverse"][0]) < 1e-3
+    for d in (6.5, 7.0):
+        assert interactive.mixture_fits(d)["reverse"][0] > 2.5

@@ -585,3 +585,24 @@ def test_graded_checks_name_known_exercises():
 
     with pytest.raises(ValueError, match="no self-check exercise"):
         register_graded("01_definition", "no_such_function")
+
+
+def test_every_graded_function_of_the_course_has_a_self_check():
+    """Each function a solution cell defines is registered for the grader and checked in a cell."""
+    from kl_helpers.selfcheck import GRADED_CHECKS
+
+    missing = []
+    for path in sorted((REPO / "solutions").glob("*/*.ipynb")):
+        assignment = path.parent.name
+        nb = nbformat.read(path, as_version=4)
+        checked = " ".join(c.source for c in nb.cells if c.cell_type == "code"
+                           and not c.metadata.get("nbgrader", {}).get("grade"))
+        for cell in nb.cells:
+            if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("solution"):
+                continue
+            for name in re.findall(r"^def (\w+)", cell.source, re.MULTILINE):
+                if (assignment, name) not in GRADED_CHECKS:
+                    missing.append(f"{assignment}/{name}: not registered")
+                if not re.search(rf"\bcheck\(\s*{name}\b", checked):
+                    missing.append(f"{assignment}/{name}: no check({name}...) cell")
+    assert not missing, missing

@@ -49,7 +49,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.utils import ensure_async
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import List, Unicode
+from traitlets import Float, List, Unicode
 
 from kl_helpers import checks, selfcheck
 from kl_helpers.checks import DelegationError, RemoteCallable, delegation_message
@@ -181,6 +181,10 @@ INTERRUPT_GRACE = 1.0
 #: their calls is interrupted when it would end later, and the explaining stops there
 DIAGNOSIS_BUDGET = 10.0
 
+#: Seconds before the notebook's deadline (``explain_until``) after which no self-check
+#: starts a call: what remains of the grading (the gradebook, the feedback) needs them
+DEADLINE_MARGIN = 10.0
+
 #: Words that introduce a self-check's explanation in a failed test's error
 DIAGNOSIS_INTRO = "The self-check for {name} found: "
 
@@ -238,6 +242,9 @@ class TrustedTestExecute(Execute):
                                        "grader's sandbox kernel)").tag(config=True)
     record_dir = Unicode("", help="where to record each notebook's execution "
                                   "(empty: nowhere)").tag(config=True)
+    explain_until = Float(0.0, help="the notebook's deadline (time.time()): no self-check "
+                                    "explains a failure within DEADLINE_MARGIN seconds of "
+                                    "it (0: no deadline)").tag(config=True)
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
@@ -395,9 +402,13 @@ class TrustedTestExecute(Execute):
         """Append each failed test's self-check explanations to its error, in the check's words.
 
         Runs after the notebook's last cell, each self-check once per notebook, all within
-        ``DIAGNOSIS_BUDGET``; an error nothing explains is left exactly as it was.
+        ``DIAGNOSIS_BUDGET`` and ending ``DEADLINE_MARGIN`` seconds before ``explain_until``;
+        an error nothing explains is left exactly as it was.
         """
         deadline = time.monotonic() + DIAGNOSIS_BUDGET
+        if self.explain_until:  # the whole notebook's deadline comes first
+            left = self.explain_until - DEADLINE_MARGIN - time.time()
+            deadline = min(deadline, time.monotonic() + left)
         verdicts: dict[str, str | None] = {}
         kernel_lost = False
         failures, self._unexplained = self._unexplained, []

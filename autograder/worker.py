@@ -102,8 +102,11 @@ class GradingWorker:
     def _grade(self, job: GradingJob, job_dir: Path, ipc_dir: Path) -> AssignmentResult:
         record_dir = job_dir / "record"
         record_dir.mkdir()
+        # the watchdog below kills the kernel then: explaining failed tests stops before
+        explain_until = time.time() + job.notebook_timeout
         settings = {
-            "TrustedTestExecute": {"record_dir": str(record_dir)},
+            "TrustedTestExecute": {"record_dir": str(record_dir),
+                                   "explain_until": explain_until},
             # the worker kills every process of the kernel afterwards: waiting for a
             # graceful exit (atexit hooks of student code) only cost 0.1 s per notebook
             "Execute": {"shutdown_kernel": "immediate"},

@@ -380,3 +380,23 @@ def test_no_check_runs_once_the_budget_is_spent(monkeypatch):
     before, calls = _error(cell)["evalue"], len(runner.calls)
     runner._explain_failures()
     assert _error(cell)["evalue"] == before and len(runner.calls) == calls
+
+
+def test_no_check_runs_near_the_notebooks_deadline():
+    """A notebook close to its deadline is not pushed past it by explaining its failures."""
+    import time
+
+    from autograder.trusted import DEADLINE_MARGIN
+
+    runner = _InProcessRunner({"kl_divergence": _swapped_kl})
+    runner.explain_until = time.time() + DEADLINE_MARGIN - 1
+    cell = _test_cell(SEED_TEST)
+    runner._run_test_here(cell)
+    before, calls = _error(cell)["evalue"], len(runner.calls)
+    runner._explain_failures()
+    assert _error(cell)["evalue"] == before and len(runner.calls) == calls
+    runner.explain_until = time.time() + DEADLINE_MARGIN + 60  # far enough: explained
+    cell = _test_cell(SEED_TEST)
+    runner._run_test_here(cell)
+    runner._explain_failures()
+    assert "The self-check for kl_divergence found: " in _error(cell)["evalue"]

@@ -8,7 +8,9 @@ copy of the course (the repository's ``notebooks/`` is never written to):
    stub raises ``NotImplementedError``;
 2. press nbgrader's Validate button: every visible test fails;
 3. type the model answers into the solution cells, press Validate: it passes;
-4. open formgrader: it lists the course's assignments.
+4. open formgrader: it lists the course's assignments;
+5. (a test of its own) move a slider of notebook 01's interactive figure: the figure
+   is drawn again with the new value.
 
 Screenshots of each step go to ``test-artifacts/browser/`` (gitignored; set
 ``KL_TEST_ARTIFACTS`` to put them elsewhere). ``.ci/run`` installs Chromium; here it
@@ -299,3 +301,52 @@ def test_feedback_math_renders_in_chromium_with_the_network_off(page, tmp_path):
     assert seen["display"] in ("math", "inline math") and seen["klWidth"] > 20, seen
     assert seen["raw"] == [], f"raw LaTeX in the markdown of the page: {seen['raw']}"
     assert asked == [], f"the page asked the network for {asked}"
+
+
+def test_moving_a_slider_redraws_the_figure(lab, page):
+    """Notebook 01's sliders: a moved slider shows its new value and a new figure."""
+    try:
+        _move_a_slider(lab, page)
+    except BaseException:
+        _shot(page, "failure-slider")
+        print(f"jupyter log:\n{lab['log'].read_text()[-3000:]}")
+        raise
+
+
+def _move_a_slider(lab, page):
+    release = read_notebook(lab["course"] / NOTEBOOK)
+    index = next(i for i, c in enumerate(release.cells)
+                 if "explore_gaussian_pair()" in c.source and c.cell_type == "code")
+    page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK}")
+    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    cells.nth(len(release.cells) - 1).wait_for(state="attached")
+    page.locator(".jp-StatusBar-Widget").get_by_text("| Idle").first.wait_for()
+    # select the slider cell, run everything above it (set-up, the figure's data), then it
+    cell = cells.nth(index)
+    cell.scroll_into_view_if_needed()
+    cell.locator(".cm-content").click()
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.get_by_role("menuitem", name="Run All Above Selected Cell").click()
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")  # queued behind the cells above
+
+    sliders = cell.locator(".widget-slider")
+    sliders.nth(3).wait_for(timeout=TIMEOUT_MS)
+    figure = cell.locator("img").first  # the widget's output: redrawn as a new <img>
+    figure.wait_for(timeout=TIMEOUT_MS)
+    before = figure.get_attribute("src")
+    mu_q = sliders.nth(2)  # the sliders: mu_p, sigma_p, mu_q, sigma_q
+    assert "μ_q" in mu_q.inner_text()
+    readout = mu_q.locator(".widget-readout")
+    assert readout.inner_text().strip() == "1.00", readout.inner_text()
+    mu_q.locator(".noUi-handle").focus()
+    for _ in range(5):  # five steps of 0.1 with the keyboard, as a student may do
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "([cell, old]) => { const img = cell.querySelector('img');"
+        " return img !== null && img.getAttribute('src') !== old; }",
+        arg=[cell.element_handle(), before], timeout=TIMEOUT_MS)
+    cell.scroll_into_view_if_needed()
+    _shot(page, "6-slider-moved")
+    assert readout.inner_text().strip() == "1.50", readout.inner_text()
+    assert figure.get_attribute("src") != before

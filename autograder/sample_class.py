@@ -215,6 +215,39 @@ MISTAKES: dict[str, dict[str, dict[str, str]]] = {
             ),
         },
     },
+    "05_rl": {
+        "swapped_pq": {
+            "ppo_kl_penalty": (
+                "def ppo_kl_penalty(pi_old, pi_new, actions, advantages, beta):\n"
+                "    pi_old = np.asarray(pi_old, dtype=float)\n"
+                "    pi_new = np.asarray(pi_new, dtype=float)\n"
+                "    rows = np.arange(pi_old.shape[0])\n"
+                "    ratio = pi_new[rows, actions] / pi_old[rows, actions]\n"
+                "    # KL(pi_new || pi_old): the new policy first, by mistake\n"
+                "    kl = np.sum(pi_new * np.log(pi_new / pi_old), axis=1)\n"
+                "    return float(np.mean(ratio * np.asarray(advantages) - beta * kl))\n"
+            ),
+        },
+    },
+    "06_applications": {
+        "swapped_pq": {
+            "distillation_loss": (
+                "def distillation_loss(student_logits, teacher_logits, labels, temperature,\n"
+                "                      alpha):\n"
+                "    def log_softmax(z):\n"
+                "        z = np.asarray(z, dtype=float)\n"
+                "        z = z - z.max(axis=-1, keepdims=True)\n"
+                "        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))\n"
+                "    t = float(temperature)\n"
+                "    log_s, log_t = log_softmax(np.asarray(student_logits) / t), \\\n"
+                "        log_softmax(np.asarray(teacher_logits) / t)\n"
+                "    # KL(student || teacher): the student first, by mistake\n"
+                "    soft = np.sum(np.exp(log_s) * (log_s - log_t), axis=-1)\n"
+                "    hard = -log_softmax(student_logits)[np.arange(len(labels)), labels]\n"
+                "    return float(np.mean(alpha * t**2 * soft + (1 - alpha) * hard))\n"
+            ),
+        },
+    },
     "07_quiz": {
         "swapped_pq": {
             # the source quiz's own answer to its symmetry question

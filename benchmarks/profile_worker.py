@@ -26,7 +26,7 @@ from autograder.config import REPO_ROOT, CoursePaths, ensure_venv_on_path, sqlit
 from autograder.job import GradingJob
 from autograder.policy import SandboxPolicy
 from autograder.release import generate_assignments
-from autograder.sample_class import fill_release
+from autograder.sample_class import MISTAKES, fill_release
 from autograder.sandbox import sandbox_problem
 from autograder.worker import GradingWorker
 
@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--fresh-kernels", action="store_true",
                         help="no kernel template: every kernel starts in a sandbox of its own")
     parser.add_argument("--unsafe", action="store_true", help="no sandbox at all")
+    parser.add_argument("--student", choices=sorted({s for by in MISTAKES.values() for s in by}),
+                        help="grade this sample student's mistakes instead of full marks")
     parser.add_argument("--no-profile", action="store_true",
                         help="time only (cProfile slows the grading process down)")
     args = parser.parse_args()
@@ -73,7 +75,8 @@ def main() -> None:
         for student in students:
             path = root / "submitted" / student / name / f"{name}.ipynb"
             path.parent.mkdir(parents=True)
-            nbformat.write(fill_release(release, source), path)
+            answers = MISTAKES.get(name, {}).get(args.student, {}) if args.student else {}
+            nbformat.write(fill_release(release, source, answers), path)
         work = root / "work"
         paths = CoursePaths.for_repo(work, release=work / "release",
                                      submitted=root / "submitted")

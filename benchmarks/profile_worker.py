@@ -2,10 +2,11 @@
 
     python benchmarks/profile_worker.py [--copies 6] [--assignment 01_definition] [--top 40]
 
-Builds ``--copies`` full-marks submissions, generates the assignment, then grades them
-one after another with one ``GradingWorker`` in this process (sandboxed as ``grade``
-does) under cProfile. Prints the wall time per notebook and the functions with the most
-cumulative time in the grading process (the kernel's own CPU is not in it).
+Builds ``--copies`` full-marks submissions (or a sample ``--student``'s mistakes),
+generates the assignment, then grades them one after another with one ``GradingWorker``
+in this process (sandboxed as ``grade`` does) under cProfile. Prints the wall time per
+notebook and the functions with the most cumulative time in the grading process (the
+kernel's own CPU is not in it).
 """
 
 from __future__ import annotations

@@ -557,6 +557,9 @@ def _format_value(value) -> str:
         return repr(float(arr))
     if arr.dtype.kind == "f":
         return repr(arr.tolist())
+    if isinstance(value, np.ndarray):
+        # as a student would type it (numpy's repr says "array(...)", not "np.array(...)")
+        return f"np.array({value.tolist()!r})"
     return repr(value)
 
 

@@ -237,7 +237,7 @@ def test_ppo_kl_penalty_mistakes_are_named(mistake, phrase):
 def test_ppo_wrong_direction_shows_the_case():
     message = failure(named("ppo_kl_penalty", ppo_student, mistake="reverse"))
     assert ("tried:    ppo_kl_penalty([[0.2, 0.5, 0.3], [0.55, 0.35, 0.1], [0.3, 0.2, 0.5]], "
-            "[[0.35, 0.4, 0.25], [0.5, 0.2, 0.3], [0.3, 0.3, 0.4]], array([0, 2, 1]), "
+            "[[0.35, 0.4, 0.25], [0.5, 0.2, 0.3], [0.3, 0.3, 0.4]], np.array([0, 2, 1]), "
             "[1.5, -0.8, 0.4], 0.7)") in message
     assert "expected: 0.2229086285124495" in message
     assert "received: 0.21353643768339203" in message

@@ -382,8 +382,8 @@ def _group_exercise() -> Exercise:
                      "value": ("equal rewards must give exact zeros. The computed std of "
                                "[0.7, 0.7, 0.7] is about 1.1e-16, not 0, and so is "
                                "r_i - mean(r): a test `std == 0` misses it and the division "
-                               "gives +-1. Test the rewards for equality instead, e.g. "
-                               "np.all(r == r[0])"),
+                               "gives values near 1 (of either sign). Test the rewards for "
+                               "equality instead, e.g. np.all(r == r[0])"),
                  }),
             Case("a group of a single output", "core", ([-0.35],),
                  variants=((_ZERO_ADVANTAGES, lambda r: 0.0),),

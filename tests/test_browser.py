@@ -159,22 +159,24 @@ def _close(dialog) -> None:
     dialog.wait_for(state="detached")
 
 
-def test_student_validates_notebook_and_instructor_sees_formgrader(lab, page):
+@contextlib.contextmanager
+def _reporting_failure(lab, page, shot: str):
+    """On any failure inside: a screenshot named ``shot`` and the end of jupyter's log."""
     try:
-        _student_and_instructor(lab, page)
+        yield
     except BaseException:
-        _shot(page, "failure")
+        _shot(page, shot)
         print(f"jupyter log:\n{lab['log'].read_text()[-3000:]}")
         raise
 
 
-def _student_and_instructor(lab, page):
-    release = read_notebook(lab["course"] / NOTEBOOK)
-    source = read_notebook(SOLUTIONS / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-    models = {c.metadata.nbgrader["grade_id"]: strip_solution_markers(c.source)
-              for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
+def _open_release(lab, page):
+    """Open notebook 01's release in JupyterLab, every cell in the page and the kernel idle.
 
-    # 1. open the student notebook and run all cells: the first stub raises
+    Returns the release notebook (as read from disk), and the notebook and its cells as
+    Playwright locators.
+    """
+    release = read_notebook(lab["course"] / NOTEBOOK)
     page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK}")
     notebook = page.locator(".jp-NotebookPanel .jp-Notebook")
     cells = notebook.locator(".jp-Cell")
@@ -182,6 +184,21 @@ def _student_and_instructor(lab, page):
     assert cells.count() == len(release.cells)
     # the status bar reads "Python 3 (ipykernel) | Idle" once the kernel has started
     page.locator(".jp-StatusBar-Widget").get_by_text("| Idle").first.wait_for()
+    return release, notebook, cells
+
+
+def test_student_validates_notebook_and_instructor_sees_formgrader(lab, page):
+    with _reporting_failure(lab, page, "failure"):
+        _student_and_instructor(lab, page)
+
+
+def _student_and_instructor(lab, page):
+    source = read_notebook(SOLUTIONS / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    models = {c.metadata.nbgrader["grade_id"]: strip_solution_markers(c.source)
+              for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
+
+    # 1. open the student notebook and run all cells: the first stub raises
+    release, notebook, cells = _open_release(lab, page)
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     error = notebook.locator(".jp-OutputArea-output", has_text="NotImplementedError").first
@@ -305,22 +322,14 @@ def test_feedback_math_renders_in_chromium_with_the_network_off(page, tmp_path):
 
 def test_moving_a_slider_redraws_the_figure(lab, page):
     """Notebook 01's sliders: a moved slider shows its new value and a new figure."""
-    try:
+    with _reporting_failure(lab, page, "failure-slider"):
         _move_a_slider(lab, page)
-    except BaseException:
-        _shot(page, "failure-slider")
-        print(f"jupyter log:\n{lab['log'].read_text()[-3000:]}")
-        raise
 
 
 def _move_a_slider(lab, page):
-    release = read_notebook(lab["course"] / NOTEBOOK)
+    release, _, cells = _open_release(lab, page)
     index = next(i for i, c in enumerate(release.cells)
                  if "explore_gaussian_pair()" in c.source and c.cell_type == "code")
-    page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK}")
-    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
-    cells.nth(len(release.cells) - 1).wait_for(state="attached")
-    page.locator(".jp-StatusBar-Widget").get_by_text("| Idle").first.wait_for()
     # select the slider cell, run everything above it (set-up, the figure's data), then it
     cell = cells.nth(index)
     cell.scroll_into_view_if_needed()

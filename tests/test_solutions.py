@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import nbformat
 import pytest
 from conftest import ASSIGNMENTS, SOLUTIONS, is_test_cell, nbgrader_meta, notebook_path
 from nbclient import NotebookClient
+from quoted_number_cells import fact_blocks, with_fact_cells
+
+# Teaching cells keep at most this many asserts per notebook (each one a lesson a student
+# reads); the checks that keep quoted numbers in sync live in tests/quoted_numbers/
+MAX_TEACHING_ASSERTS = 5
 
 
-def execute(path, *, allow_errors: bool):
+def execute(path, *, allow_errors: bool, assignment: str | None = None):
+    """Run the notebook at ``path``; with ``assignment``, its quoted-number checks too."""
     nb = nbformat.read(path, as_version=4)
+    if assignment is not None:
+        nb = with_fact_cells(nb, assignment)
     client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
@@ -22,7 +31,8 @@ def execute(path, *, allow_errors: bool):
 def executed_solution(request):
     path = notebook_path(SOLUTIONS, request.param)
     start = time.perf_counter()
-    nb = execute(path, allow_errors=False)  # any error in any cell fails here
+    # any error in any cell, or in a quoted-number check between them, fails here
+    nb = execute(path, allow_errors=False, assignment=request.param)
     return request.param, nb, time.perf_counter() - start
 
 
@@ -48,3 +58,28 @@ def test_solution_figures_are_rendered(executed_solution):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
     assert images, f"{assignment} shows no figure"
+
+
+def test_quoted_number_checks_ran(executed_solution):
+    """Every block of the notebook's quoted-number file ran as a cell, without error."""
+    assignment, nb, _ = executed_solution
+    ran = [c for c in nb.cells if "fact_line" in c.metadata]
+    assert len(ran) == len(fact_blocks(assignment))
+    assert all(c.execution_count is not None for c in ran)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_teaching_cells_keep_few_asserts(assignment):
+    """At most MAX_TEACHING_ASSERTS assert statements in cells that are not exercises."""
+    nb = nbformat.read(notebook_path(SOLUTIONS, assignment), as_version=4)
+    counts = {}
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code" or meta.get("grade") or meta.get("solution"):
+            continue
+        found = len(re.findall(r"^\s*assert\b", cell.source, re.M))
+        if found:
+            counts[cell.get("id")] = found
+    assert sum(counts.values()) <= MAX_TEACHING_ASSERTS, (
+        f"{assignment}: {sum(counts.values())} asserts in teaching cells {counts}; move the "
+        f"number-keeping ones to tests/quoted_numbers/{assignment}.py")

@@ -83,3 +83,22 @@ def test_teaching_cells_keep_few_asserts(assignment):
     assert sum(counts.values()) <= MAX_TEACHING_ASSERTS, (
         f"{assignment}: {sum(counts.values())} asserts in teaching cells {counts}; move the "
         f"number-keeping ones to tests/quoted_numbers/{assignment}.py")
+
+
+def test_quoted_number_blocks_go_after_their_cell(tmp_path, monkeypatch):
+    """A block becomes a cell right after the cell it names; an unknown id is an error."""
+    import quoted_number_cells
+
+    monkeypatch.setattr(quoted_number_cells, "FACTS", tmp_path)
+    (tmp_path / "demo.py").write_text('"""demo"""\n\n# %% after b\nassert x == 2\n\n'
+                                      "# %% after a\nassert x == 1\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", id="a"),
+                                         nbformat.v4.new_code_cell("x = 2", id="b")])
+    cells = with_fact_cells(nb, "demo").cells
+    assert [c.source for c in cells] == ["x = 1", "assert x == 1", "x = 2", "assert x == 2"]
+    (tmp_path / "demo.py").write_text("# %% after nowhere\nassert True\n")
+    with pytest.raises(ValueError, match="line 1: no cell with id 'nowhere'"):
+        with_fact_cells(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")]), "demo")
+    (tmp_path / "demo.py").write_text("# %% after a\n\n# %% after b\nassert True\n")
+    with pytest.raises(ValueError, match="block after 'a' is empty"):
+        fact_blocks("demo")

@@ -1,0 +1,72 @@
+"""03_insights: the numbers its text quotes (see README.md here)."""
+
+# %% after additivity
+# a plain rel_entr sum for the joint divergence, and the Bernoulli closed form for the coin
+assert math.isclose(special.rel_entr(p_joint, q_joint).sum(), kl_joint, rel_tol=1e-12)
+assert math.isclose(klh.kl_divergence(p2, q2), klh.bernoulli_kl(0.5, 0.9), rel_tol=1e-12)
+
+# %% after code-length
+# dyadic P: entropy 1/2 + 2/4 + 3/8 + 3/8 = 1.75 bits, and D(P || uniform) = 2 - 1.75 bits
+assert math.isclose(klh.entropy(p_dyadic, base=2), 1.75) and math.isclose(kl_bits, 0.25)
+
+# %% after small-diff
+for delta in (0.1, 0.01, 0.001):
+    kl_small = klh.kl_divergence([0.5, 0.5], [0.5 + delta, 0.5 - delta])
+    # exact value for this pair, -1/2 ln(1 - 4 delta^2), and the quadratic law D ~ 2 delta^2
+    assert math.isclose(kl_small, -0.5 * math.log1p(-4 * delta**2), rel_tol=1e-9)
+    assert 0 < kl_small / (2 * delta**2) - 1 < 2.5 * delta**2
+
+# %% after eps-table
+# 0.5 ln(0.5 / (1 - e)) + 0.5 ln(0.5 / e), with log1p for the 1 - e
+by_hand = [0.5 * (math.log(0.5) - math.log1p(-e)) + 0.5 * (math.log(0.5) - math.log(e))
+           for e in epsilons[:3]]
+assert np.allclose(kl_rare_in_q[:3], by_hand, rtol=1e-12, atol=0.0)
+assert [f"{v:.2f}" for v in kl_rare_in_q] == ["2.76", "6.21", "13.12", "inf"]
+assert abs(kl_rare_in_p[2] - math.log(2)) < 1e-10 and kl_rare_in_p[3] == math.log(2)
+
+# %% after gibbs-check
+# the first link of the chain, term by term: p ln(q/p) summed over the support
+with np.errstate(divide="ignore", invalid="ignore"):
+    first_link = np.sum(np.where(support, gibbs_p * np.log(gibbs_q / gibbs_p), 0.0), axis=1)
+assert np.allclose(first_link, minus_kl, rtol=1e-9, atol=1e-15)
+
+# %% after fits
+# a derivative-free minimisation of the forward objective reaches moment matching
+nm = optimize.minimize(lambda th: fitting.forward_kl_gaussian_fit(th[0], math.exp(th[1]), *mixture),
+                       [1.0, 0.0], method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-13})
+assert np.allclose([nm.x[0], math.exp(nm.x[1])], [0.0, math.sqrt(10)], atol=1e-5)
+# quad for the reverse KL at the optimum; mirror symmetry of the two reverse fits
+mu_r, sigma_r = reverse_fit_right
+kl_quad = integrate.quad(
+    lambda x: stats.norm.pdf(x, mu_r, sigma_r)
+    * (stats.norm.logpdf(x, mu_r, sigma_r) - fitting.mixture_logpdf(x, *mixture)),
+    mu_r - 15 * sigma_r, mu_r + 15 * sigma_r)[0]
+assert abs(kl_quad - kl_at_mode) < 1e-8
+assert np.allclose(reverse_fit_left, [-mu_r, sigma_r], atol=1e-6)
+assert (f"{mu_r:.2f}", f"{sigma_r:.2f}", f"{kl_at_mode:.3f}") == ("2.98", "1.02", "0.689")
+# forward KL at N(3, 1) by quad, independently of the reference's closed-form cross-entropy
+kl_missed_quad = integrate.quad(
+    lambda x: math.exp(fitting.mixture_logpdf(x, *mixture))
+    * (fitting.mixture_logpdf(x, *mixture) - stats.norm.logpdf(x, 3.0, 1.0)),
+    -20.0, 20.0, points=[-3.0, 3.0])[0]
+assert abs(kl_missed_quad - kl_missed_mode) < 1e-8 and f"{kl_missed_mode:.2f}" == "8.31"
+
+# %% after landscape
+# the grid surface agrees with the reference where they overlap
+row, col = np.argmin(abs(sigma_axis - 1.0)), np.argmin(abs(mu_axis - 3.0))
+assert abs(reverse_surface[row, col] - fitting.reverse_kl_gaussian_fit(3.0, 1.0, *mixture)) < 1e-9
+# the centred point is a local minimum: every neighbour on a small cross is higher
+for d_mu, d_sigma in [(0.05, 0.0), (-0.05, 0.0), (0.0, 0.05), (0.0, -0.05)]:
+    neighbour = (centre_fit[0] + d_mu, centre_fit[1] + d_sigma)
+    assert fitting.reverse_kl_gaussian_fit(*neighbour, *mixture) > kl_centre
+assert abs(centre_fit[0]) < 1e-6
+assert f"{centre_fit[1]:.2f}" == "2.74" and f"{kl_centre:.3f}" == "0.841"
+assert np.allclose(ends[2], centre_fit, atol=1e-6) and np.allclose(ends[4], centre_fit, atol=1e-6)
+assert np.allclose(ends[1], reverse_fit_right, atol=1e-6)
+
+# %% after mle
+assert np.argmin(avg_nll) == np.argmin(kl_to_model)
+# the grid minimiser of the forward KL is the closed-form MLE (grid step 0.001)
+assert abs(theta_grid[np.argmin(kl_to_model)] - theta_mle) <= 0.0005 + 1e-12
+# the reverse KL's minimiser is elsewhere
+assert abs(theta_grid[np.argmin(kl_from_model)] - theta_mle) > 0.005

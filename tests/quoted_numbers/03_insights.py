@@ -1,34 +1,49 @@
 """03_insights: the numbers its text quotes (see README.md here)."""
 
-# %% after additivity
-# a plain rel_entr sum for the joint divergence, and the Bernoulli closed form for the coin
-assert math.isclose(special.rel_entr(p_joint, q_joint).sum(), kl_joint, rel_tol=1e-12)
-assert math.isclose(klh.kl_divergence(p2, q2), klh.bernoulli_kl(0.5, 0.9), rel_tol=1e-12)
-
 # %% after code-length
 # dyadic P: entropy 1/2 + 2/4 + 3/8 + 3/8 = 1.75 bits, and D(P || uniform) = 2 - 1.75 bits
 assert math.isclose(klh.entropy(p_dyadic, base=2), 1.75) and math.isclose(kl_bits, 0.25)
 
 # %% after small-diff
+# myth 1's numbers
 for delta in (0.1, 0.01, 0.001):
     kl_small = klh.kl_divergence([0.5, 0.5], [0.5 + delta, 0.5 - delta])
     # exact value for this pair, -1/2 ln(1 - 4 delta^2), and the quadratic law D ~ 2 delta^2
     assert math.isclose(kl_small, -0.5 * math.log1p(-4 * delta**2), rel_tol=1e-9)
     assert 0 < kl_small / (2 * delta**2) - 1 < 2.5 * delta**2
 
-# %% after eps-table
-# 0.5 ln(0.5 / (1 - e)) + 0.5 ln(0.5 / e), with log1p for the 1 - e
-by_hand = [0.5 * (math.log(0.5) - math.log1p(-e)) + 0.5 * (math.log(0.5) - math.log(e))
-           for e in epsilons[:3]]
-assert np.allclose(kl_rare_in_q[:3], by_hand, rtol=1e-12, atol=0.0)
-assert [f"{v:.2f}" for v in kl_rare_in_q] == ["2.76", "6.21", "13.12", "inf"]
-assert abs(kl_rare_in_p[2] - math.log(2)) < 1e-10 and kl_rare_in_p[3] == math.log(2)
+# %% after eps-figure
+# the curves against the closed forms 0.5 ln(0.5 / (1 - e)) + 0.5 ln(0.5 / e) and, the other
+# way round, (1 - e) ln(2 (1 - e)) + e ln(2 e), with log1p for the 1 - e
+e = eps_grid
+forward_by_hand = 0.5 * (math.log(0.5) - np.log1p(-e)) + 0.5 * (math.log(0.5) - np.log(e))
+backward_by_hand = (1 - e) * (math.log(2) + np.log1p(-e)) + e * np.log(2 * e)
+assert np.allclose(forward_curve, forward_by_hand, rtol=1e-12, atol=0.0)
+assert np.allclose(backward_curve, backward_by_hand, rtol=1e-9, atol=1e-15)
+# the values the recap and the quick check quote (02 computes the first three again)
+rare_in_q = [klh.kl_divergence(p_fair, [1 - e, e]) for e in (1e-3, 1e-6, 1e-12, 0.0)]
+assert [f"{v:.2f}" for v in rare_in_q] == ["2.76", "6.21", "13.12", "inf"]
+rare_in_p = [klh.kl_divergence([1 - e, e], p_fair) for e in (1e-3, 1e-12, 0.0)]
+assert f"{rare_in_p[0]:.3f}" == "0.685" and abs(rare_in_p[1] - math.log(2)) < 1e-10
+assert rare_in_p[2] == math.log(2)  # at eps = 0 the rare outcome is simply absent
+assert math.isclose(0.5 * math.log(500) + 0.5 * math.log(0.5 / 0.999), rare_in_q[0], rel_tol=1e-12)
 
 # %% after gibbs-check
 # the first link of the chain, term by term: p ln(q/p) summed over the support
 with np.errstate(divide="ignore", invalid="ignore"):
     first_link = np.sum(np.where(support, gibbs_p * np.log(gibbs_q / gibbs_p), 0.0), axis=1)
 assert np.allclose(first_link, minus_kl, rtol=1e-9, atol=1e-15)
+# the quick check after it: an unnormalised Q = 2P gives -ln 2, below zero
+running_p = np.array([0.4, 0.3, 0.2, 0.1])
+assert math.isclose(special.rel_entr(running_p, 2 * running_p).sum(), -math.log(2), rel_tol=1e-12)
+assert f"{-math.log(2):.3f}" == "-0.693"
+
+# %% after logsumexp-demo
+# log p(50) in closed form: log 0.5 - log(2 pi) / 2 - 47^2 / 2 + log(1 + exp(-(53^2 - 47^2) / 2))
+log_p_far = (math.log(0.5) - 0.5 * math.log(2 * math.pi) - 47**2 / 2
+             + math.log1p(math.exp(-(53**2 - 47**2) / 2)))
+assert naive == -np.inf and math.isclose(stable, log_p_far, rel_tol=1e-13)
+assert [f"{a:.0f}" for a in component_logpdf] == ["-1405", "-1105"]
 
 # %% after fits
 # a derivative-free minimisation of the forward objective reaches moment matching
@@ -63,6 +78,10 @@ assert abs(centre_fit[0]) < 1e-6
 assert f"{centre_fit[1]:.2f}" == "2.74" and f"{kl_centre:.3f}" == "0.841"
 assert np.allclose(ends[2], centre_fit, atol=1e-6) and np.allclose(ends[4], centre_fit, atol=1e-6)
 assert np.allclose(ends[1], reverse_fit_right, atol=1e-6)
+
+# %% after minimize-demo
+# BFGS reached a stationary point, and the closed-form MLE is the sample mean and ddof=0 std
+assert result.success and np.allclose([mu_hat, sigma_hat], [2.0, 0.5], atol=0.05)
 
 # %% after mle
 assert np.argmin(avg_nll) == np.argmin(kl_to_model)

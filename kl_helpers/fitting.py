@@ -242,7 +242,7 @@ def fit_gaussian_forward(weights, means, sigmas):
 
 
 def fit_gaussian_reverse(mu0, sigma0, weights, means, sigmas, *, points_per_sigma: int = 40,
-                         gtol: float = 1e-9):
+                         gtol: float = 1e-9, callback=None):
     """Local minimiser of the reverse KL ``D(N(mu, sigma^2) || p)``, started at (mu0, sigma0).
 
     BFGS (``scipy.optimize.minimize``) over ``(mu, log sigma)`` with the exact gradient of
@@ -260,6 +260,9 @@ def fit_gaussian_reverse(mu0, sigma0, weights, means, sigmas, *, points_per_sigm
         weights, means, sigmas: shape ``(K,)`` each, the mixture (as in `mixture_logpdf`).
         points_per_sigma: integer >= 4, grid density of the objective.
         gtol: float > 0, gradient-norm tolerance passed to BFGS.
+        callback: ``None``, or a function passed on to `scipy.optimize.minimize`: it is called
+            after each BFGS iteration with the current ``theta = [mu, log sigma]`` (a copy
+            must be kept, the array may be reused), e.g. to draw the optimiser's path.
 
     Returns:
         ``np.ndarray`` of shape ``(2,)``: ``[mu, sigma]`` at the local minimum reached.
@@ -282,7 +285,7 @@ def fit_gaussian_reverse(mu0, sigma0, weights, means, sigmas, *, points_per_sigm
         return _reverse_kl_and_grad(float(theta[0]), math.exp(float(theta[1])), w, m, s, pps)
 
     result = minimize(objective, np.array([float(start_mu), math.log(float(start_sigma))]),
-                      jac=True, method="BFGS", options={"gtol": gtol})
+                      jac=True, method="BFGS", options={"gtol": gtol}, callback=callback)
     if not result.success and np.max(np.abs(result.jac)) > 1e3 * gtol:
         raise ValueError(f"BFGS did not converge from mu0={float(start_mu)}, "
                          f"sigma0={float(start_sigma)}: {result.message}")

@@ -150,6 +150,17 @@ def test_reverse_fit_depends_on_the_start():
             assert _quad_reverse(mu + dmu, sigma + dsig, W, M, S) > here
 
 
+def test_reverse_fit_reports_its_path_to_a_callback():
+    """The callback sees every BFGS iterate in (mu, log sigma); the last one is the result."""
+    path = []
+    fitted = fit_gaussian_reverse(1.0, 1.0, W, M, S,
+                                  callback=lambda theta: path.append(theta.copy()))
+    assert len(path) > 3 and all(theta.shape == (2,) for theta in path)
+    np.testing.assert_allclose([path[-1][0], math.exp(path[-1][1])], fitted, rtol=0, atol=1e-12)
+    assert max(math.exp(theta[1]) for theta in path) > 2.0  # from (1, 1) it widens first
+    np.testing.assert_array_equal(fitted, fit_gaussian_reverse(1.0, 1.0, W, M, S))
+
+
 def test_reverse_kl_tends_to_ln2_for_separated_modes():
     gaps = []
     for half_gap in (3.0, 5.0, 10.0):

@@ -78,6 +78,13 @@ assert abs(centre_fit[0]) < 1e-6
 assert f"{centre_fit[1]:.2f}" == "2.74" and f"{kl_centre:.3f}" == "0.841"
 assert np.allclose(ends[2], centre_fit, atol=1e-6) and np.allclose(ends[4], centre_fit, atol=1e-6)
 assert np.allclose(ends[1], reverse_fit_right, atol=1e-6)
+# Figure 4 draws real iterates: each recorded path starts at its start and ends at its fit
+for start, path, end in zip(starts, paths, ends, strict=True):
+    assert np.allclose(path[0], start, atol=1e-15) and np.allclose(path[-1], end, atol=1e-12)
+# the caption: from (1, 1) the first step widens q to sigma = 2.3
+assert f"{paths[2][1, 1]:.1f}" == "2.3" and paths[2][1, 1] > 2 * paths[2][0, 1]
+# the colour bands separate the two kinds of minimum
+assert 0.65 < kl_at_mode < 0.70 and 0.80 < kl_centre < 0.85
 
 # %% after minimize-demo
 # BFGS reached a stationary point, and the closed-form MLE is the sample mean and ddof=0 std

@@ -10,9 +10,6 @@ assert np.allclose(ratio, [4 / 3, 1.0, 2 / 3, 1.0])
 
 # %% after log
 assert math.log(2) == -math.log(0.5) and f"{math.log(2):.3f}" == "0.693"
-assert math.isclose(math.log(0.002) - math.log(0.001), math.log(2), rel_tol=1e-12)
-# log(1 + h) = h - h^2/2 + h^3/3 - ...: the next term is ~3e-7 at h = 0.01
-assert abs(near_one - (0.01 - 0.01**2 / 2)) < 1e-6 and f"{near_one:.5f}" == "0.00995"
 # the quoted log-ratios, against the closed forms log(4/3) and log(2/3)
 assert [f"{v:+.4f}" for v in log_ratio] == ["+0.2877", "+0.0000", "-0.4055", "+0.0000"]
 assert np.allclose(log_ratio, [math.log(4 / 3), 0.0, math.log(2 / 3), 0.0], rtol=1e-12, atol=0)
@@ -23,6 +20,16 @@ assert (f"{kl_one:.4f}", f"{kl_pair:.4f}") == ("0.0340", "0.0680")
 pair_loop = sum(p_wiki[i] * p_wiki[j] * math.log(p_wiki[i] * p_wiki[j] / (q_wiki[i] * q_wiki[j]))
                 for i in range(4) for j in range(4))
 assert math.isclose(kl_pair, pair_loop, rel_tol=1e-12)
+
+# %% after log-scale
+# the quoted log distances: ln 2 for both factor-2 pairs, ln(401/400) for the small step
+assert math.isclose(math.log(0.002) - math.log(0.001), math.log(2), rel_tol=1e-12)
+assert f"{math.log(2):.4f}" == "0.6931" and f"{math.log(401 / 400):.4f}" == "0.0025"
+# log(1 + h) = h - h^2/2 + h^3/3 - ...: the next term is ~3e-7 at h = 0.01
+assert abs(near_one - (0.01 - 0.01**2 / 2)) < 1e-6 and f"{near_one:.5f}" == "0.00995"
+# the two weighted contributions, 0.002 ln 2 and 0.8 ln 2
+assert f"{0.002 * math.log(2):.4f}" == "0.0014" and f"{0.8 * math.log(2):.4f}" == "0.5545"
+assert f"{0.002 * math.log(0.002 / 0.001):.4f}" == "0.0014"
 
 # %% after weight
 # the hand computation against the course library and scipy

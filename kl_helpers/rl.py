@@ -58,6 +58,10 @@ __all__ = [
     "bandit_gradient",
     "bandit_optimal_policy",
     "train_bandit_policy",
+    "contextual_bandit_sample",
+    "state_mean_advantages",
+    "contextual_bandit_return",
+    "ppo_kl_penalty_training",
 ]
 
 # Log-probabilities computed in floating point can exceed 0 by rounding; more than this is
@@ -744,3 +748,153 @@ def train_bandit_policy(rewards, ref_probs, beta: float, *, steps: int = 500,
             z = z + lr * pi * (u - pi @ u)
     return {"expected_reward": reward_hist, "kl_to_ref": kl_hist,
             "objective": reward_hist - b * kl_hist, "probs": np.exp(log_softmax(z))}
+
+
+# ---------------------------------------------------------------------------------------
+# PPO on a sampled contextual bandit (notebook 05, section 4 and Exercise 3 (b))
+# ---------------------------------------------------------------------------------------
+
+
+def _bandit_table(success_probs) -> np.ndarray:
+    p = float_array(success_probs, "success_probs")
+    if p.ndim != 2:
+        raise ValueError(f"success_probs must be 2-D (n_states, n_actions), got shape {p.shape}")
+    reject_where(p, "success_probs", (p < 0) | (p > 1), "must lie in [0, 1]")
+    return p
+
+
+def contextual_bandit_sample(pi_old, success_probs, states, uniforms):
+    """Actions and 0/1 rewards of a batch, drawn with given uniform numbers.
+
+    Sample ``t`` is in state ``s = states[t]``; its action is the number of entries of
+    ``cumsum(pi_old[s])[:-1]`` that are ``<= uniforms[t, 0]`` (inverse-CDF sampling), and
+    its reward is 1 if ``uniforms[t, 1] < success_probs[s, a]``, else 0. Passing the uniform
+    numbers in makes a batch reproducible whatever code draws it.
+
+    Args:
+        pi_old: array-like of shape ``(n_states, n_actions)``, one distribution per row.
+        success_probs: array-like of the same shape, each entry in [0, 1].
+        states: integers in ``0 .. n_states - 1``, shape ``(n,)``.
+        uniforms: array-like of shape ``(n, 2)`` with entries in [0, 1).
+
+    Returns:
+        tuple ``(actions, rewards)``: an int array and a float array of shape ``(n,)``.
+
+    Raises:
+        ValueError: naming the argument for invalid input or shapes that do not fit.
+    """
+    pi = float_array(pi_old, "pi_old")
+    p = _bandit_table(success_probs)
+    same_shape({"pi_old": pi, "success_probs": p})
+    s = np.asarray(states)
+    if s.ndim != 1 or s.dtype.kind not in "iu" or np.any(s < 0) or np.any(s >= p.shape[0]):
+        raise ValueError(f"states must be a 1-D array of integers in 0 .. {p.shape[0] - 1}")
+    u = float_array(uniforms, "uniforms")
+    check_shape(u, "uniforms", (s.size, 2), "one pair of uniform numbers per sample")
+    actions = np.sum(np.cumsum(pi[s], axis=1)[:, :-1] <= u[:, :1], axis=1)
+    rewards = (u[:, 1] < p[s, actions]).astype(float)
+    return actions, rewards
+
+
+def state_mean_advantages(states, rewards, n_states: int) -> np.ndarray:
+    """``A_t = r_t - b(s_t)``, the baseline ``b(s)`` being the batch's mean reward in state s.
+
+    Args:
+        states: integers in ``0 .. n_states - 1``, shape ``(n,)``.
+        rewards: array-like of shape ``(n,)``.
+        n_states: the number of states, an integer >= 1.
+
+    Returns:
+        float64 array of shape ``(n,)`` (zero for a state visited once).
+    """
+    n_states = integer_at_least(n_states, "n_states", 1)
+    s = np.asarray(states)
+    r = one_dimensional(float_array(rewards, "rewards"), "rewards", "one per sample")
+    if s.shape != r.shape or s.dtype.kind not in "iu" or np.any(s < 0) or np.any(s >= n_states):
+        raise ValueError(f"states must be integers in 0 .. {n_states - 1}, one per reward")
+    totals = np.bincount(s, weights=r, minlength=n_states)
+    counts = np.bincount(s, minlength=n_states)
+    baseline = totals / np.maximum(counts, 1)
+    return r - baseline[s]
+
+
+def contextual_bandit_return(logits, success_probs) -> float:
+    """The true expected reward ``mean_s sum_a pi(a|s) p(s, a)``, states equally likely."""
+    p = _bandit_table(success_probs)
+    z = float_array(logits, "logits")
+    same_shape({"logits": z, "success_probs": p})
+    return float(np.mean(np.sum(softmax(z, axis=-1) * p, axis=1)))
+
+
+def ppo_kl_penalty_training(logits, success_probs, states, uniforms, beta: float,
+                            kl_target: float, learning_rate: float,
+                            n_epochs: int) -> np.ndarray:
+    """PPO with the adaptive KL penalty (Eq. 8) on a tabular softmax policy.
+
+    For each iteration ``i`` (one per row of ``states``):
+
+    1. ``pi_old = softmax(theta)`` row by row; draw the batch with
+       `contextual_bandit_sample` from ``states[i]`` and ``uniforms[i]``;
+    2. advantages `state_mean_advantages` (reward minus the batch's mean reward in
+       the same state), computed once;
+    3. ``n_epochs`` full-batch gradient-ascent steps ``theta += learning_rate * grad`` on
+       ``L = mean_t [rho_t A_t - beta KL(pi_old(.|s_t) || pi_theta(.|s_t))]``, whose gradient
+       with respect to row ``s`` of the logits is ``(1/n) sum_{t: s_t = s} [rho_t A_t
+       (e_{a_t} - pi_theta(.|s)) - beta (pi_theta(.|s) - pi_old(.|s))]``;
+    4. ``d = mean_t KL(pi_old(.|s_t) || pi_new(.|s_t))`` (exact, over the actions), then
+       ``beta = adaptive_kl_beta(beta, d, kl_target)``.
+
+    Args:
+        logits: array-like of shape ``(n_states, n_actions)``, the initial policy's logits.
+        success_probs: array-like of the same shape: the probability that action a in
+            state s is rewarded with 1 (else 0).
+        states: integers of shape ``(n_iterations, n)``, the states of each batch.
+        uniforms: array-like of shape ``(n_iterations, n, 2)`` in [0, 1): the numbers that
+            draw each sample's action and reward (see `contextual_bandit_sample`).
+        beta: the initial penalty coefficient, > 0.
+        kl_target: ``d_targ`` > 0, in nats.
+        learning_rate: step size > 0 on the logits.
+        n_epochs: gradient steps per batch, an integer >= 1.
+
+    Returns:
+        float64 array of shape ``(n_iterations, 3)``: row ``i`` holds the mean KL ``d`` of
+        update ``i`` (nats), the coefficient ``beta`` after adapting it (the one update
+        ``i + 1`` uses), and the true expected reward of the policy after update ``i``
+        (`contextual_bandit_return`).
+
+    Raises:
+        ValueError: naming the argument for invalid input.
+    """
+    p = _bandit_table(success_probs)
+    theta = float_array(logits, "logits")
+    same_shape({"logits": theta, "success_probs": p})
+    b = positive_scalar(beta, "beta")
+    target = positive_scalar(kl_target, "kl_target")
+    lr = positive_scalar(learning_rate, "learning_rate")
+    n_epochs = integer_at_least(n_epochs, "n_epochs", 1)
+    all_states = np.asarray(states)
+    if all_states.ndim != 2:
+        raise ValueError(f"states must be 2-D (n_iterations, n), got shape {all_states.shape}")
+    all_u = float_array(uniforms, "uniforms")
+    check_shape(all_u, "uniforms", (*all_states.shape, 2), "a pair per sample")
+    n_states, n_actions = p.shape
+    eye = np.eye(n_actions)
+    history = np.empty((all_states.shape[0], 3))
+    for i, (s, u) in enumerate(zip(all_states, all_u, strict=True)):
+        log_old = log_softmax(theta, axis=1)
+        pi_old = np.exp(log_old)
+        a, r = contextual_bandit_sample(pi_old, p, s, u)
+        adv = state_mean_advantages(s, r, n_states)
+        for _ in range(n_epochs):
+            log_pi = log_softmax(theta, axis=1)
+            pi = np.exp(log_pi)
+            rho = np.exp(log_pi[s, a] - log_old[s, a])
+            per_sample = (rho * adv)[:, None] * (eye[a] - pi[s]) - b * (pi[s] - pi_old[s])
+            grad = np.zeros_like(theta)
+            np.add.at(grad, s, per_sample)
+            theta = theta + lr * grad / s.size
+        log_new = log_softmax(theta, axis=1)
+        d = float(np.mean(np.sum(pi_old[s] * (log_old[s] - log_new[s]), axis=1)))
+        b = adaptive_kl_beta(b, max(d, 0.0), target)
+        history[i] = (d, b, float(np.mean(np.sum(np.exp(log_new) * p, axis=1))))
+    return history

@@ -12,7 +12,8 @@ reveal give values different from each other and from the right answer; a wrong
 implementation (a *variant*) is named only when it reproduces the received value.
 
 Notebook 05: ``k1_per_sample``, ``k2_per_sample``, ``k3_per_sample``,
-``ppo_kl_penalty``, ``adapt_beta``, ``group_normalized_advantages``,
+``ppo_kl_penalty``, ``adapt_beta``, ``ppo_kl_penalty_training``,
+``group_normalized_advantages``,
 ``grpo_token_objective``. Notebook 06: ``vae_kl``, ``distillation_loss``,
 ``soft_target_gradient``, ``elbo_gaussian``, ``coding_cost_bits``. Each is checked with
 ``check(func)`` and no options: every case is a core case.
@@ -328,6 +329,99 @@ def _adapt_exercise() -> Exercise:
                  "core", (_BETA, 2.0, _TARGET), variants=(_INCLUSIVE_ENDS,)),
             Case("kl = 4.5 = 1.5 * kl_target exactly: the upper end of the band, beta stays",
                  "core", (_BETA, 4.5, _TARGET), variants=(_INCLUSIVE_ENDS,)),
+        ),
+    )
+
+
+# =======================================================================================
+# Notebook 05, Exercise 3 (b): a PPO training loop with the adaptive KL penalty
+# =======================================================================================
+
+
+def _training_like(logits, success_probs, states, uniforms, beta, kl_target, learning_rate,
+                   n_epochs, *, baseline=True, use_ratio=True, penalty_sign=-1.0,
+                   adapt=True, kl_new_first=False, return_before=False):
+    """The training loop with one deliberate change (the mistakes students make)."""
+    theta = _floats(logits).copy()
+    p = _floats(success_probs)
+    all_states = np.asarray(states, dtype=int)
+    all_u = _floats(uniforms)
+    n_states, n_actions = p.shape
+    eye = np.eye(n_actions)
+    b = float(beta)
+    rows = []
+    for s, u in zip(all_states, all_u, strict=True):
+        pi_old = _softmax(theta, axis=1)
+        a = np.sum(np.cumsum(pi_old[s], axis=1)[:, :-1] <= u[:, :1], axis=1)
+        r = (u[:, 1] < p[s, a]).astype(float)
+        if baseline:
+            totals = np.bincount(s, weights=r, minlength=n_states)
+            counts = np.maximum(np.bincount(s, minlength=n_states), 1)
+            adv = r - (totals / counts)[s]
+        else:
+            adv = r
+        for _ in range(n_epochs):
+            pi = _softmax(theta, axis=1)
+            rho = pi[s, a] / pi_old[s, a] if use_ratio else np.ones(s.size)
+            per_sample = ((rho * adv)[:, None] * (eye[a] - pi[s])
+                          + penalty_sign * b * (pi[s] - pi_old[s]))
+            grad = np.zeros_like(theta)
+            np.add.at(grad, s, per_sample)
+            theta = theta + learning_rate * grad / s.size
+        pi_new = _softmax(theta, axis=1)
+        first, second = (pi_new, pi_old) if kl_new_first else (pi_old, pi_new)
+        d = float(np.mean(np.sum(first[s] * (np.log(first[s]) - np.log(second[s])), axis=1)))
+        if adapt:
+            b = rl.adaptive_kl_beta(b, max(d, 0.0), kl_target)
+        shown = pi_old if return_before else pi_new
+        rows.append([d, b, float(np.mean(np.sum(shown * p, axis=1)))])
+    return np.array(rows)
+
+
+def _training_case_data(n_states, n_actions, n_iterations, n, seed):
+    rng = np.random.default_rng(seed)
+    probs = np.round(rng.uniform(0.05, 0.95, (n_states, n_actions)), 2)
+    logits = np.round(rng.normal(0.0, 0.6, (n_states, n_actions)), 2)
+    states = rng.integers(n_states, size=(n_iterations, n))
+    # two decimals keep the check's message short; any numbers in [0, 1) would do
+    uniforms = np.round(rng.random((n_iterations, n, 2)), 2)
+    return logits, probs, states, uniforms
+
+
+def _training_exercise() -> Exercise:
+    two_by_three = _training_case_data(2, 3, 3, 8, 8080)
+    three_by_two = _training_case_data(3, 2, 3, 9, 9191)
+    return Exercise(
+        name="ppo_kl_penalty_training",
+        reference=rl.ppo_kl_penalty_training,
+        arg_names=("logits", "success_probs", "states", "uniforms", "beta", "kl_target",
+                   "learning_rate", "n_epochs"),
+        default_features=(),
+        rtol=1e-7, atol=1e-12,
+        variants=(
+            ("your advantages are the rewards themselves: subtract the baseline, the batch's "
+             "mean reward over the samples in the same state",
+             lambda *a: _training_like(*a, baseline=False)),
+            ("your gradient leaves out the ratio rho_t = pi_theta(a_t|s_t) / pi_old(a_t|s_t): "
+             "it is 1 only at the first epoch; recompute it at every step",
+             lambda *a: _training_like(*a, use_ratio=False)),
+            ("your penalty pushes away from pi_old: its gradient term is "
+             "-beta * (pi_theta(.|s) - pi_old(.|s)), with a minus sign",
+             lambda *a: _training_like(*a, penalty_sign=1.0)),
+            ("beta never changes: after each iteration adapt it with the rule of part (a), "
+             "adapt_beta(beta, d, kl_target), and use the new value in the next iteration",
+             lambda *a: _training_like(*a, adapt=False)),
+            ("your KL d is in the wrong direction: measure KL(pi_old(.|s_t) || pi_new(.|s_t)), "
+             "the old policy first", lambda *a: _training_like(*a, kl_new_first=True)),
+            ("your third column is the return of the policy before the update: report the "
+             "true expected reward of the new policy, after the epochs",
+             lambda *a: _training_like(*a, return_before=True)),
+        ),
+        cases=(
+            Case("2 states, 3 actions, 3 iterations of 8 samples, 4 epochs, beta = 1", "core",
+                 (*two_by_three, 1.0, 0.02, 1.5, 4)),
+            Case("3 states, 2 actions, 3 iterations of 9 samples, 2 epochs, beta = 0.2", "core",
+                 (*three_by_two, 0.2, 0.005, 2.0, 2)),
         ),
     )
 
@@ -917,7 +1011,7 @@ def _coding_exercise() -> Exercise:
 # =======================================================================================
 
 _NOTEBOOK_05 = (_k1_exercise, _k2_exercise, _k3_exercise, _ppo_exercise, _adapt_exercise,
-                _group_exercise, _grpo_exercise)
+                _training_exercise, _group_exercise, _grpo_exercise)
 _NOTEBOOK_06 = (_vae_exercise, _distill_exercise, _gradient_exercise, _elbo_exercise,
                 _coding_exercise)
 

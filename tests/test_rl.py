@@ -593,3 +593,134 @@ def test_kl_gradient_refuses_an_unknown_direction():
 
     with pytest.raises(ValueError, match="direction"):
         kl_logit_gradient(POLICY_LOGITS, REFERENCE, direction="forward")
+
+
+# -- PPO on a sampled contextual bandit (notebook 05, sections 4-5 and Exercise 3 (b)) ------
+
+BANDIT_P = np.array([[0.9, 0.6, 0.3, 0.1], [0.2, 0.8, 0.5, 0.4], [0.5, 0.4, 0.7, 0.3]])
+
+
+def test_contextual_bandit_sample_is_inverse_cdf_sampling():
+    from kl_helpers.rl import contextual_bandit_sample
+
+    pi = np.array([[0.1, 0.2, 0.3, 0.4]] * 3)
+    # the cumulative probabilities are 0.1, 0.3, 0.6: u picks the interval it falls in (a u
+    # equal to a boundary belongs to the interval above it)
+    u = np.array([[0.05, 0.0], [0.1, 0.0], [0.35, 0.0], [0.99, 0.0], [0.7, 0.95]])
+    actions, rewards = contextual_bandit_sample(pi, BANDIT_P, np.array([0, 1, 2, 0, 1]), u)
+    assert actions.tolist() == [0, 1, 2, 3, 3]
+    assert rewards.tolist() == [1.0, 1.0, 1.0, 1.0, 0.0]  # 0.95 >= p(1, 3) = 0.4
+    # many draws: the action frequencies are pi's and the reward rates are p's
+    rng = np.random.default_rng(0)
+    states = np.zeros(200_000, dtype=int)
+    actions, rewards = contextual_bandit_sample(pi, BANDIT_P, states, rng.random((200_000, 2)))
+    assert_allclose(np.bincount(actions) / actions.size, pi[0], atol=0.005)
+    assert_allclose([rewards[actions == a].mean() for a in range(4)], BANDIT_P[0], atol=0.01)
+
+
+def test_state_mean_advantages_subtract_each_states_batch_mean():
+    from kl_helpers.rl import state_mean_advantages
+
+    adv = state_mean_advantages(np.array([0, 0, 1, 2, 2, 2]),
+                                np.array([1.0, 0.0, 1.0, 1.0, 1.0, 0.0]), 4)
+    assert_allclose(adv, [0.5, -0.5, 0.0, 1 / 3, 1 / 3, -2 / 3])
+    with pytest.raises(ValueError, match="states"):
+        state_mean_advantages(np.array([0, 4]), np.array([1.0, 0.0]), 4)
+
+
+def _batches(seed, n_iterations=4, n=24):
+    rng = np.random.default_rng(seed)
+    return rng.integers(3, size=(n_iterations, n)), rng.random((n_iterations, n, 2))
+
+
+def test_ppo_training_first_epoch_is_the_surrogate_gradient():
+    from kl_helpers.rl import (
+        contextual_bandit_return,
+        contextual_bandit_sample,
+        ppo_kl_penalty_training,
+        state_mean_advantages,
+    )
+
+    states, uniforms = _batches(1, n_iterations=1)
+    logits = np.log(np.full((3, 4), 0.25))
+    history = ppo_kl_penalty_training(logits, BANDIT_P, states, uniforms, 0.5, 0.01, 0.7, 1)
+    # by hand: at pi = pi_old every ratio is 1 and the penalty's gradient is 0
+    pi_old = np.full((3, 4), 0.25)
+    actions, rewards = contextual_bandit_sample(pi_old, BANDIT_P, states[0], uniforms[0])
+    adv = state_mean_advantages(states[0], rewards, 3)
+    grad = np.zeros((3, 4))
+    for s, a, advantage in zip(states[0], actions, adv, strict=True):
+        grad[s] += advantage * (np.eye(4)[a] - pi_old[s]) / states.shape[1]
+    new_logits = logits + 0.7 * grad
+    pi_new = special.softmax(new_logits, axis=1)
+    d = np.mean(special.rel_entr(pi_old[states[0]], pi_new[states[0]]).sum(axis=1))
+    assert_allclose(history[0, 0], d, rtol=1e-12)
+    assert history[0, 1] == adaptive_kl_beta(0.5, d, 0.01)
+    assert_allclose(history[0, 2], contextual_bandit_return(new_logits, BANDIT_P), rtol=1e-12)
+
+
+def test_ppo_training_penalty_gradient_matches_finite_differences():
+    """Two epochs: the second step's gradient includes the penalty term -beta (pi - pi_old)."""
+    from kl_helpers.rl import contextual_bandit_sample, ppo_kl_penalty_training
+
+    states, uniforms = _batches(2, n_iterations=1)
+    logits = np.random.default_rng(3).normal(0.0, 0.5, (3, 4))
+    beta, lr = 2.0, 0.5
+    pi_old = special.softmax(logits, axis=1)
+    actions, rewards = contextual_bandit_sample(pi_old, BANDIT_P, states[0], uniforms[0])
+    from kl_helpers.rl import state_mean_advantages
+    adv = state_mean_advantages(states[0], rewards, 3)
+
+    def objective(theta):
+        pi = special.softmax(theta, axis=1)
+        rho = pi[states[0], actions] / pi_old[states[0], actions]
+        kl = special.rel_entr(pi_old[states[0]], pi[states[0]]).sum(axis=1)
+        return np.mean(rho * adv - beta * kl)
+
+    def numeric_gradient(theta):
+        grad = np.zeros_like(theta)
+        for index in np.ndindex(*theta.shape):
+            bump = np.zeros_like(theta)
+            bump[index] = 1e-6
+            grad[index] = (objective(theta + bump) - objective(theta - bump)) / 2e-6
+        return grad
+
+    theta = logits.copy()
+    for _ in range(2):
+        theta = theta + lr * numeric_gradient(theta)
+    pi_new = special.softmax(theta, axis=1)
+    d = np.mean(special.rel_entr(pi_old[states[0]], pi_new[states[0]]).sum(axis=1))
+    history = ppo_kl_penalty_training(logits, BANDIT_P, states, uniforms, beta, 0.01, lr, 2)
+    assert_allclose(history[0, 0], d, rtol=1e-6)
+
+
+def test_ppo_training_adapts_beta_and_learns():
+    from kl_helpers.rl import contextual_bandit_return, ppo_kl_penalty_training
+
+    states, uniforms = _batches(5, n_iterations=40)
+    logits = np.zeros((3, 4))
+    history = ppo_kl_penalty_training(logits, BANDIT_P, states, uniforms, 1.0, 0.01, 1.0, 10)
+    beta = 1.0
+    for d, new_beta, _ in history:
+        beta = adaptive_kl_beta(beta, max(d, 0.0), 0.01)
+        assert new_beta == beta
+    assert history[-1, 2] > contextual_bandit_return(logits, BANDIT_P) + 0.2
+    assert np.all(history[:, 2] <= BANDIT_P.max(axis=1).mean())
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"success_probs": BANDIT_P + 0.5}, "success_probs"),
+    ({"logits": np.zeros((3, 3))}, "shape"),
+    ({"beta": 0.0}, "beta"), ({"kl_target": -1.0}, "kl_target"),
+    ({"n_epochs": 0}, "n_epochs"), ({"uniforms": np.zeros((2, 24, 3))}, "uniforms"),
+    ({"states": np.zeros(24, dtype=int)}, "states"),
+])
+def test_ppo_training_rejects_bad_input(change, match):
+    from kl_helpers.rl import ppo_kl_penalty_training
+
+    states, uniforms = _batches(6, n_iterations=2)
+    args = {"logits": np.zeros((3, 4)), "success_probs": BANDIT_P, "states": states,
+            "uniforms": uniforms, "beta": 1.0, "kl_target": 0.01, "learning_rate": 1.0,
+            "n_epochs": 2, **change}
+    with pytest.raises(ValueError, match=match):
+        ppo_kl_penalty_training(**args)

@@ -33,7 +33,8 @@ from kl_helpers.selfcheck import (
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_05 = ("k1_per_sample", "k2_per_sample", "k3_per_sample", "ppo_kl_penalty",
-               "adapt_beta", "group_normalized_advantages", "grpo_token_objective")
+               "adapt_beta", "ppo_kl_penalty_training", "group_normalized_advantages",
+               "grpo_token_objective")
 NOTEBOOK_06 = ("vae_kl", "distillation_loss", "soft_target_gradient", "elbo_gaussian",
                "coding_cost_bits")
 ASSIGNMENT_OF = {**dict.fromkeys(NOTEBOOK_05, "05_rl"),
@@ -315,6 +316,63 @@ def test_adapt_beta_inclusive_ends_fail_exactly_the_two_ends():
 ])
 def test_adapt_beta_written_differently_passes(correct):
     passes(correct)
+
+
+# -- notebook 05, Exercise 3 (b): a PPO training loop with the adaptive penalty -------------
+
+
+def training_student(logits, probs, states, uniforms, beta, kl_target, lr, epochs, *,
+                     mistake=None):
+    """A student's loop, one state at a time, with the mistake named (if any)."""
+    theta = np.array(logits, dtype=float)
+    probs = np.asarray(probs, dtype=float)
+    rows = []
+    for s_batch, u_batch in zip(np.asarray(states), np.asarray(uniforms), strict=True):
+        old = np.exp(theta) / np.exp(theta).sum(axis=1, keepdims=True)
+        acts = np.array([np.searchsorted(np.cumsum(old[s])[:-1], u, side="right")
+                         for s, u in zip(s_batch, u_batch[:, 0], strict=True)])
+        rew = (u_batch[:, 1] < probs[s_batch, acts]).astype(float)
+        adv = rew.copy()
+        if mistake != "no_baseline":
+            for s in set(s_batch.tolist()):
+                adv[s_batch == s] -= rew[s_batch == s].mean()
+        for _ in range(epochs):
+            pi = np.exp(theta) / np.exp(theta).sum(axis=1, keepdims=True)
+            grad = np.zeros_like(theta)
+            for t, (s, a) in enumerate(zip(s_batch, acts, strict=True)):
+                rho = 1.0 if mistake == "no_ratio" else pi[s, a] / old[s, a]
+                sign = 1.0 if mistake == "penalty_sign" else -1.0
+                grad[s] += rho * adv[t] * (np.eye(len(pi[s]))[a] - pi[s])
+                grad[s] += sign * beta * (pi[s] - old[s])
+            theta = theta + lr * grad / len(s_batch)
+        new = np.exp(theta) / np.exp(theta).sum(axis=1, keepdims=True)
+        first, second = (new, old) if mistake == "kl_reversed" else (old, new)
+        kl = np.mean([np.sum(first[s] * np.log(first[s] / second[s])) for s in s_batch])
+        if mistake != "fixed_beta":
+            beta = adapt_student(beta, kl, kl_target)
+        shown = old if mistake == "return_before" else new
+        rows.append([kl, beta, np.mean(np.sum(shown * probs, axis=1))])
+    return np.array(rows)
+
+
+TRAINING_MISTAKES = [
+    ("no_baseline", "your advantages are the rewards themselves"),
+    ("no_ratio", "your gradient leaves out the ratio"),
+    ("penalty_sign", "your penalty pushes away from pi_old"),
+    ("fixed_beta", "beta never changes"),
+    ("kl_reversed", "your KL d is in the wrong direction"),
+    ("return_before", "your third column is the return of the policy before the update"),
+]
+
+
+@pytest.mark.parametrize("mistake, phrase", TRAINING_MISTAKES)
+def test_training_mistakes_are_named(mistake, phrase):
+    message = failure(named("ppo_kl_penalty_training", training_student, mistake=mistake))
+    assert phrase in first_cause(message)
+
+
+def test_training_written_differently_passes():
+    passes(named("ppo_kl_penalty_training", training_student))
 
 
 # -- notebook 05, Exercise 4: group-normalised advantages ----------------------------------

@@ -37,6 +37,36 @@ def adapt_beta(beta, kl, kl_target):
     factor = np.select([kl < kl_target / 1.5, kl > 1.5 * kl_target], [0.5, 2.0], default=1.0)
     return float(beta * factor)
 
+# %% ex3_ppo_training
+def ppo_kl_penalty_training(logits, success_probs, states, uniforms, beta, kl_target,
+                            learning_rate, n_epochs):
+    """PPO with the adaptive KL penalty on a contextual bandit, with scipy and numpy."""
+    theta = np.array(logits, dtype=float)
+    p = np.asarray(success_probs, dtype=float)
+    n_actions = p.shape[1]
+    history = np.zeros((len(states), 3))
+    for i, (s, u) in enumerate(zip(np.asarray(states, dtype=int), np.asarray(uniforms))):
+        log_old = special.log_softmax(theta, axis=1)
+        old = np.exp(log_old)
+        a = np.array([np.searchsorted(np.cumsum(old[si])[:-1], ui, side="right")
+                      for si, ui in zip(s, u[:, 0])])
+        reward = (u[:, 1] < p[s, a]).astype(float)
+        same_state = s[:, None] == s[None, :]
+        advantage = reward - same_state @ reward / same_state.sum(axis=1)
+        onehot_state = np.eye(p.shape[0])[s]                 # (n, S)
+        for _ in range(n_epochs):
+            log_pi = special.log_softmax(theta, axis=1)
+            pi = np.exp(log_pi)
+            rho = np.exp(log_pi[s, a] - log_old[s, a])
+            per_sample = (rho * advantage)[:, None] * (np.eye(n_actions)[a] - pi[s])
+            per_sample -= beta * (pi[s] - old[s])
+            theta = theta + learning_rate * onehot_state.T @ per_sample / len(s)
+        log_new = special.log_softmax(theta, axis=1)
+        kl = np.mean(np.sum(old[s] * (log_old[s] - log_new[s]), axis=1))
+        beta = adapt_beta(beta, kl, kl_target)
+        history[i] = kl, beta, np.mean(np.sum(np.exp(log_new) * p, axis=1))
+    return history
+
 # %% ex4_group_advantages
 def group_normalized_advantages(rewards):
     """GRPO outcome-supervision advantages (r_i - mean(r)) / std(r) for one group."""

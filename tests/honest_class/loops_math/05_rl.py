@@ -51,6 +51,62 @@ def adapt_beta(beta, kl, kl_target):
         return float(beta) * 2.0
     return float(beta)
 
+# %% ex3_ppo_training
+def ppo_kl_penalty_training(logits, success_probs, states, uniforms, beta, kl_target,
+                            learning_rate, n_epochs):
+    """PPO with the adaptive KL penalty on a contextual bandit, written with plain loops."""
+    theta = [[float(z) for z in row] for row in logits]
+    p = [[float(x) for x in row] for row in success_probs]
+    n_states, n_actions = len(p), len(p[0])
+
+    def policy(rows):
+        result = []
+        for row in rows:
+            top = max(row)
+            e = [math.exp(z - top) for z in row]
+            total = sum(e)
+            result.append([x / total for x in e])
+        return result
+
+    history = []
+    for batch_states, batch_u in zip(states, uniforms):
+        old = policy(theta)
+        samples = []
+        for s, (u_action, u_reward) in zip(batch_states, batch_u):
+            s = int(s)
+            a, cumulative = 0, 0.0
+            for prob in old[s][:-1]:
+                cumulative += prob
+                if cumulative <= u_action:
+                    a += 1
+            reward = 1.0 if u_reward < p[s][a] else 0.0
+            samples.append((s, a, reward))
+        sums, counts = [0.0] * n_states, [0] * n_states
+        for s, _, reward in samples:
+            sums[s] += reward
+            counts[s] += 1
+        advantages = [reward - sums[s] / counts[s] for s, _, reward in samples]
+        n = len(samples)
+        for _ in range(n_epochs):
+            pi = policy(theta)
+            grad = [[0.0] * n_actions for _ in range(n_states)]
+            for (s, a, _), adv in zip(samples, advantages):
+                rho = pi[s][a] / old[s][a]
+                for b in range(n_actions):
+                    indicator = 1.0 if b == a else 0.0
+                    grad[s][b] += (rho * adv * (indicator - pi[s][b])
+                                   - beta * (pi[s][b] - old[s][b])) / n
+            theta = [[z + learning_rate * g for z, g in zip(row, grow)]
+                     for row, grow in zip(theta, grad)]
+        new = policy(theta)
+        kl = 0.0
+        for s, _, _ in samples:
+            kl += sum(o * (math.log(o) - math.log(q)) for o, q in zip(old[s], new[s])) / n
+        beta = adapt_beta(beta, kl, kl_target)
+        expected = sum(sum(q * x for q, x in zip(new[s], p[s])) for s in range(n_states))
+        history.append([kl, beta, expected / n_states])
+    return np.array(history)
+
 # %% ex4_group_advantages
 def group_normalized_advantages(rewards):
     """GRPO outcome-supervision advantages (r_i - mean(r)) / std(r) for one group."""

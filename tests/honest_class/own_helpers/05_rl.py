@@ -81,6 +81,61 @@ def adapt_beta(beta, kl, kl_target):
         return float(beta)
     return float(beta / 2 if kl < lower else beta * 2)
 
+# %% ex3_ppo_training
+def softmax_rows(logits):
+    """My own row-wise softmax (stable: the row maximum is subtracted first)."""
+    z = np.asarray(logits, dtype=float)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def draw_batch(pi_old, success_probs, states, uniforms):
+    """Actions by inverse-CDF sampling and 0/1 rewards, from the given uniform numbers."""
+    cdf = np.cumsum(pi_old[states], axis=1)[:, :-1]
+    actions = (cdf <= uniforms[:, [0]]).sum(axis=1)
+    rewards = np.where(uniforms[:, 1] < success_probs[states, actions], 1.0, 0.0)
+    return actions, rewards
+
+
+def baseline_advantages(states, rewards, n_states):
+    """Reward minus the mean reward of the batch's samples in the same state."""
+    means = np.zeros(n_states)
+    for s in np.unique(states):
+        means[s] = rewards[states == s].mean()
+    return rewards - means[states]
+
+
+def klpen_gradient(theta, pi_old, states, actions, advantages, beta):
+    """Gradient of mean_t [rho_t A_t - beta KL(pi_old || pi_theta)] with respect to the logits."""
+    pi = softmax_rows(theta)
+    rho = pi[states, actions] / pi_old[states, actions]
+    grad = np.zeros_like(theta)
+    for t, (s, a) in enumerate(zip(states, actions)):
+        push = -pi[s].copy()
+        push[a] += 1.0
+        grad[s] += rho[t] * advantages[t] * push - beta * (pi[s] - pi_old[s])
+    return grad / len(states)
+
+
+def ppo_kl_penalty_training(logits, success_probs, states, uniforms, beta, kl_target,
+                            learning_rate, n_epochs):
+    """PPO with the adaptive KL penalty, built from my helpers above."""
+    theta = np.array(logits, dtype=float)
+    success_probs = np.asarray(success_probs, dtype=float)
+    rows = []
+    for batch_states, batch_u in zip(np.asarray(states, dtype=int), np.asarray(uniforms)):
+        pi_old = softmax_rows(theta)
+        actions, rewards = draw_batch(pi_old, success_probs, batch_states, batch_u)
+        advantages = baseline_advantages(batch_states, rewards, success_probs.shape[0])
+        for _ in range(int(n_epochs)):
+            theta = theta + learning_rate * klpen_gradient(theta, pi_old, batch_states,
+                                                           actions, advantages, beta)
+        pi_new = softmax_rows(theta)
+        kl = np.mean([np.sum(pi_old[s] * np.log(pi_old[s] / pi_new[s])) for s in batch_states])
+        beta = adapt_beta(beta, float(kl), kl_target)
+        rows.append((float(kl), beta, float(np.mean(np.sum(pi_new * success_probs, axis=1)))))
+    return np.array(rows)
+
 # %% ex4_group_advantages
 class RewardGroup:
     """The rewards of one GRPO group."""

@@ -31,6 +31,16 @@ assert abs(near_one - (0.01 - 0.01**2 / 2)) < 1e-6 and f"{near_one:.5f}" == "0.0
 assert f"{0.002 * math.log(2):.4f}" == "0.0014" and f"{0.8 * math.log(2):.4f}" == "0.5545"
 assert f"{0.002 * math.log(0.002 / 0.001):.4f}" == "0.0014"
 
+# %% after check-log
+# the two log-ratios (ln 2 and ln(0.50/0.49)), their ratio and the two contributions
+log_ratio_rare, log_ratio_common = math.log(0.02 / 0.01), math.log(0.50 / 0.49)
+assert f"{log_ratio_rare:.3f}" == "0.693" and f"{log_ratio_common:.4f}" == "0.0202"
+assert round(log_ratio_rare / log_ratio_common) == 34
+assert (f"{0.02 * log_ratio_rare:.4f}", f"{0.50 * log_ratio_common:.4f}") == ("0.0139", "0.0101")
+# the same contributions from scipy's elementwise rel_entr
+assert np.allclose(special.rel_entr([0.02, 0.50], [0.01, 0.49]),
+                   [0.02 * log_ratio_rare, 0.50 * log_ratio_common], rtol=1e-12)
+
 # %% after weight
 # the hand computation against the course library and scipy
 assert np.allclose(terms, klh.pointwise_terms(p_wiki, q_wiki), rtol=1e-12, atol=0.0)
@@ -53,6 +63,13 @@ assert math.isclose(rare_p_terms[1], 0.01 * 48 * math.log(10), rel_tol=1e-12)
 assert math.isclose(rare_p_terms[0], 0.99 * math.log(0.99), rel_tol=1e-12)
 assert (f"{rare_p_terms[1]:.3f}", f"{rare_p_terms.sum():.3f}") == ("1.105", "1.095")
 
+# %% after check-zeros
+# D(P || Q) = 0.5 ln 2 (outcome 2 contributes 0), D(Q || P) = +inf, by scipy's rel_entr
+check_p, check_q = np.array([0.5, 0.5, 0.0]), np.array([0.5, 0.25, 0.25])
+assert math.isclose(special.rel_entr(check_p, check_q).sum(), 0.5 * math.log(2), rel_tol=1e-12)
+assert f"{0.5 * math.log(2):.4f}" == "0.3466"
+assert special.rel_entr(check_q, check_p).sum() == math.inf
+
 # %% after sum
 # against the course library and a pure-Python loop with math.log
 kl_loop = sum(p_x * math.log(p_x / q_x) for p_x, q_x in zip(p_wiki.tolist(), q_wiki.tolist(),
@@ -71,7 +88,10 @@ assert (f"{estimate:.4f}", f"{standard_error:.4f}", f"{sigma:.4f}") == (
 assert abs(z_score) < 1 and sigma > 7 * kl_pq
 assert f"{standard_error / kl_pq:.0%}" == "5%"
 # the standard error estimated from the sample is close to the exact sigma / sqrt(n)
-assert math.isclose(standard_error, sigma / math.sqrt(n_samples), rel_tol=0.05)
+standard_error_exact = sigma / math.sqrt(n_samples)
+assert math.isclose(standard_error, standard_error_exact, rel_tol=0.05)
+# "after 20000 samples the standard error is about 5% of the divergence" (samples-predict)
+assert f"{standard_error_exact / kl_pq:.0%}" == "5%"
 # sigma by hand: the log-ratios are log(4/3) w.p. 0.4, log(2/3) w.p. 0.2 and 0 otherwise
 second_moment = 0.4 * math.log(4 / 3) ** 2 + 0.2 * math.log(2 / 3) ** 2
 assert math.isclose(sigma, math.sqrt(second_moment - kl_pq**2), rel_tol=1e-9)
@@ -80,6 +100,11 @@ assert math.isclose(sigma, math.sqrt(second_moment - kl_pq**2), rel_tol=1e-9)
 assert f"{2 * special.ndtr(-1):.2f}" == "0.32" and f"{2 * special.ndtr(-2):.3f}" == "0.046"
 # and "more than 4 standard errors for fewer than 1 seed in 10000"
 assert 2 * special.ndtr(-4) < 1e-4
+
+# %% after check-samples
+# the standard error sigma / sqrt(n): 4n samples halve it, 100n divide it by 10
+assert math.isclose(sigma / math.sqrt(4 * n_samples), standard_error_exact / 2, rel_tol=1e-12)
+assert math.isclose(sigma / math.sqrt(100 * n_samples), standard_error_exact / 10, rel_tol=1e-12)
 
 # %% after samples-needed
 assert sigma / math.sqrt(n_for_10_percent) <= 0.1 * kl_pq < sigma / math.sqrt(n_for_10_percent - 1)

@@ -102,3 +102,21 @@ def test_quoted_number_blocks_go_after_their_cell(tmp_path, monkeypatch):
     (tmp_path / "demo.py").write_text("# %% after a\n\n# %% after b\nassert True\n")
     with pytest.raises(ValueError, match="block after 'a' is empty"):
         fact_blocks("demo")
+
+
+# What the course's source documents are called internally ("seeds"), as a student would
+# meet it; a random seed ("seed 2024", "about 95% of seeds", "seed=3") is fine
+SOURCE_CALLED_SEED = re.compile(
+    r"\bseed's\b|(?<!\w)\(seed\)|\bthe seeds\b"
+    r"|\bseeds?[ -](page|wiki|documents?|sheets?|posts?|sources?|table|claims?|text|quiz"
+    r"|examples?|authors?)\b|\bseed (says|said|claims|writes|wrote|prints|gives)\b",
+    re.I)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_text_never_calls_a_source_seed(assignment):
+    """No markdown, comment or string a student reads calls a source document a "seed"."""
+    nb = nbformat.read(notebook_path(SOLUTIONS, assignment), as_version=4)
+    found = [(cell.get("id"), match.group(0)) for cell in nb.cells
+             for match in SOURCE_CALLED_SEED.finditer(cell.source)]
+    assert found == [], f"{assignment}: {found}"

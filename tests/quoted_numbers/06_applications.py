@@ -10,6 +10,8 @@ assert math.isclose(kl_vae_per_dimension.sum(), 1.75, rel_tol=1e-12)
 mean_part, variance_part = mu_vae**2 / 2, (sigma_vae**2 - 1 - np.log(sigma_vae**2)) / 2
 assert np.allclose(mean_part + variance_part, kl_vae_per_dimension, rtol=1e-12)
 assert mean_part[0] > variance_part[0] and variance_part[1] > mean_part[1]
+# the per-coordinate contributions the text quotes: 0.82 and 0.93 nats
+assert [f"{v:.2f}" for v in kl_vae_per_dimension] == ["0.82", "0.93"]
 
 # %% after vae-mistakes
 # log_var as the variance fails loudly (nan); as ln(sigma) it is silently far off
@@ -44,6 +46,8 @@ for temperature, t_squared, analytic, numeric in gradient_pairs:
 assert largest_gap < 1e-8
 
 # %% after gradient-norms
+# the prompt's numbers: z_s - z_t = (-3, 0, 0, 3) for the four classes
+assert np.array_equal(student_logits - teacher_logits, [-3.0, 0.0, 0.0, 3.0])
 # with T^2 the norm settles at |z_s - z_t| / N = sqrt(18) / 4 = 1.0607 (T = 128: at the limit)
 assert math.isclose(norm_with[-1], norm_limit, rel_tol=1e-3)
 assert math.isclose(norm_limit, math.sqrt(18) / 4, rel_tol=1e-12)
@@ -74,7 +78,7 @@ assert math.isclose(m_grid[best], post_mean, abs_tol=1e-12)
 assert math.isclose(applications.elbo(post_mean, post_sd, x_obs, noise_sd), log_px, rel_tol=1e-13)
 assert elbo_prior_width.max() < log_px - 0.1  # with the wrong width the bound is never tight
 
-# %% after coding-dyadic
+# %% after coding-abracadabra
 # notebook 03's whole-bit example: 1.75 bits with the code for P, 2 with the uniform code,
 # 0.25 extra bits = KL(P || Q); a real (Huffman) code achieves the ideal lengths
 dyadic_p = np.array([0.5, 0.25, 0.125, 0.125])
@@ -107,3 +111,14 @@ assert (bits_p_code, bits_q_code) == (23, 26)
 assert math.isclose(huffman_extra, (bits_q_code - bits_p_code) / len(word), rel_tol=1e-12)
 assert math.isclose(len(word) * (cross_bits - entropy_bits), len(word) * kl_word_bits,
                     rel_tol=1e-10)
+
+# %% after coding-message
+# the quick check on real codes: with two symbols every Huffman code spends 1 bit per symbol,
+# so the wrong model Q = (0.9, 0.1) costs nothing extra on P = (0.6, 0.4) though the KL is 0.449
+two_p, two_q = np.array([0.6, 0.4]), np.array([0.9, 0.1])
+assert np.array_equal(applications.huffman_code_lengths(two_p), [1, 1])
+assert np.array_equal(applications.huffman_code_lengths(two_q), [1, 1])
+two_kl_bits = klh.kl_divergence(two_p, two_q, base=2)
+assert math.isclose(two_kl_bits, 0.6 * math.log2(0.6 / 0.9) + 0.4 * math.log2(0.4 / 0.1),
+                    rel_tol=1e-12)
+assert f"{two_kl_bits:.3f}" == "0.449"

@@ -1,4 +1,4 @@
-"""KL divergence in reinforcement learning: PPO, TRPO, GRPO, sample estimators and a bandit.
+"""KL divergence in reinforcement learning: PPO, TRPO, GRPO, sample estimators and bandits.
 
 Reference implementations for assignment 05. Every objective here is something to
 **maximise** (PPO's ``L^CLIP`` and ``L^KLPEN``, GRPO's ``J``); `grpo_loss` is the one
@@ -15,6 +15,11 @@ Which KL each piece uses (the direction matters and differs between methods):
 * Sample estimators (J. Schulman, "Approximating KL Divergence", 2020): for samples
   ``x ~ q`` and ``log r = log p(x) - log q(x)``, k1, k2 and k3 all estimate ``KL(q || p)``,
   the divergence with the *sampling distribution first*.
+
+Two small problems: a five-armed bandit regularised towards a reference policy
+(`train_bandit_policy`, exact gradients), and a contextual bandit with 0/1 rewards on which
+`ppo_kl_penalty_training` runs PPO with the adaptive KL penalty from given random numbers
+(`contextual_bandit_sample`, `state_mean_advantages`, `contextual_bandit_return`).
 
 Every public function validates its input and raises ``ValueError`` naming the argument.
 """

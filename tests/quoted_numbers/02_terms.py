@@ -101,14 +101,27 @@ assert f"{2 * special.ndtr(-1):.2f}" == "0.32" and f"{2 * special.ndtr(-2):.3f}"
 # and "more than 4 standard errors for fewer than 1 seed in 10000"
 assert 2 * special.ndtr(-4) < 1e-4
 
-# %% after check-samples
-# the standard error sigma / sqrt(n): 4n samples halve it, 100n divide it by 10
-assert math.isclose(sigma / math.sqrt(4 * n_samples), standard_error_exact / 2, rel_tol=1e-12)
-assert math.isclose(sigma / math.sqrt(100 * n_samples), standard_error_exact / 10, rel_tol=1e-12)
-
 # %% after samples-needed
 assert sigma / math.sqrt(n_for_10_percent) <= 0.1 * kl_pq < sigma / math.sqrt(n_for_10_percent - 1)
 assert n_for_10_percent == 5615
+# the standard error sigma / sqrt(n): 4n samples halve it, 100n divide it by 10
+assert math.isclose(sigma / math.sqrt(4 * n_samples), standard_error_exact / 2, rel_tol=1e-12)
+assert math.isclose(sigma / math.sqrt(100 * n_samples), standard_error_exact / 10, rel_tol=1e-12)
+# "a quarter of the samples: 5615, not exactly 5000, because the 5% is rounded from 5.3%"
+assert f"{standard_error_exact / kl_pq:.1%}" == "5.3%"
+assert round(n_samples / 4 * (standard_error_exact / kl_pq / 0.05) ** 2) == 5615
+
+# %% after check-negative
+# one draw: the estimate is the log-ratio of that draw, negative only for x = 2, ln(0.2 / 0.3)
+assert f"{math.log(0.2 / 0.3):.4f}" == "-0.4055" and p_wiki[2] == 0.2
+# Monte Carlo with the course library: over 2000 seeds the n = 1 estimates take only the three
+# log-ratio values, and the share of negative ones is within 4 standard errors of 0.2
+# (entry 0 of the library's running mean is the estimate after the first draw)
+one_draw = np.array([klh.monte_carlo.running_mean_estimate(p_wiki, q_wiki, 1, s)[0]
+                     for s in range(2000)])
+assert np.all(np.isclose(one_draw[:, None], np.log(p_wiki / q_wiki)[None, [0, 1, 2]]).any(axis=1))
+assert np.all(np.isclose(one_draw[one_draw < 0], math.log(2 / 3)))
+assert abs((one_draw < 0).mean() - 0.2) < 4 * math.sqrt(0.2 * 0.8 / 2000)
 
 # %% after nonneg
 assert math.isclose(lower_bounds.sum(), 0.0, abs_tol=1e-15)

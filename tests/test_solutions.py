@@ -120,3 +120,28 @@ def test_student_text_never_calls_a_source_seed(assignment):
     found = [(cell.get("id"), match.group(0)) for cell in nb.cells
              for match in SOURCE_CALLED_SEED.finditer(cell.source)]
     assert found == [], f"{assignment}: {found}"
+
+
+# "notebook 03, section 4", "05, sections 5 and 6", "04 §5": a pointer to another notebook
+CROSS_REFERENCE = re.compile(
+    r"\b(?:[Nn]otebook )?(0[1-7]),? (?:§ ?|sections? )(\d+)((?:(?:,| and| or|–|-) ?\d+)*)")
+
+
+def _numbered_sections(assignment: str) -> dict[str, str]:
+    nb = nbformat.read(notebook_path(SOLUTIONS, assignment), as_version=4)
+    return {match.group(1): match.group(2) for cell in nb.cells if cell.cell_type == "markdown"
+            for match in re.finditer(r"^## (\d+)\. (.*)$", cell.source, re.M)}
+
+
+def test_cross_references_name_existing_sections():
+    """Every "notebook NN, section M" in the course points to a numbered section that exists."""
+    sections = {assignment[:2]: _numbered_sections(assignment) for assignment in ASSIGNMENTS}
+    broken = []
+    for assignment in ASSIGNMENTS:
+        nb = nbformat.read(notebook_path(SOLUTIONS, assignment), as_version=4)
+        for cell in nb.cells:
+            for match in CROSS_REFERENCE.finditer(cell.source):
+                numbers = [match.group(2), *re.findall(r"\d+", match.group(3))]
+                broken += [(assignment, cell.get("id"), match.group(0)) for number in numbers
+                           if number not in sections.get(match.group(1), {})]
+    assert sections["03"] and broken == [], broken

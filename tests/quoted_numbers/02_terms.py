@@ -100,6 +100,16 @@ assert math.isclose(sigma, math.sqrt(second_moment - kl_pq**2), rel_tol=1e-9)
 assert f"{2 * special.ndtr(-1):.2f}" == "0.32" and f"{2 * special.ndtr(-2):.3f}" == "0.046"
 # and "more than 4 standard errors for fewer than 1 seed in 10000"
 assert 2 * special.ndtr(-4) < 1e-4
+# the same two shares by Monte Carlo, without the normal approximation: 20000 repetitions of
+# the 20000-sample estimate, each drawn as the counts of the four outcomes (a multinomial draw)
+# and judged by its own sample standard error, as the cell does
+mc_counts = np.random.default_rng(7).multinomial(n_samples, p_wiki, size=20_000)
+mc_log_ratios = np.log(p_wiki / q_wiki)
+mc_means = mc_counts @ mc_log_ratios / n_samples
+mc_sds = np.sqrt((mc_counts @ mc_log_ratios**2 / n_samples - mc_means**2)
+                 * n_samples / (n_samples - 1))
+mc_z = np.abs(mc_means - kl_pq) / (mc_sds / math.sqrt(n_samples))
+assert abs((mc_z > 1).mean() - 0.32) < 0.02 and abs((mc_z > 2).mean() - 0.046) < 0.008
 
 # %% after samples-needed
 assert sigma / math.sqrt(n_for_10_percent) <= 0.1 * kl_pq < sigma / math.sqrt(n_for_10_percent - 1)

@@ -89,7 +89,7 @@ assert np.allclose(log_p_extreme, special.log_softmax(extreme), rtol=1e-15)
 assert math.isclose(stable_value, klh.kl_from_logits(extreme, uniform_logits), rel_tol=1e-12)
 assert f"{stable_value:.6f}" == "1.098612"
 
-# %% after stable-logits-note
+# %% after quick-check-shift
 # the quick check: adding a constant to every logit changes nothing
 check_logits = np.array([0.3, -2.0, 5.0])
 assert abs(klh.kl_from_logits(check_logits + 1000.0, check_logits)) < 1e-9

@@ -3,6 +3,9 @@
 # %% after code-length
 # dyadic P: entropy 1/2 + 2/4 + 3/8 + 3/8 = 1.75 bits, and D(P || uniform) = 2 - 1.75 bits
 assert math.isclose(klh.entropy(p_dyadic, base=2), 1.75) and math.isclose(kl_bits, 0.25)
+# the printed cross-entropy, by hand: every code word of the uniform code has 2 bits
+assert math.isclose(-np.sum(p_dyadic * np.log2(q_uniform)), 2.0)
+assert math.isclose(klh.cross_entropy(p_dyadic, q_uniform, base=2), 2.0)
 
 # %% after small-diff
 # myth 1's numbers
@@ -27,6 +30,12 @@ rare_in_p = [klh.kl_divergence([1 - e, e], p_fair) for e in (1e-3, 1e-12, 0.0)]
 assert f"{rare_in_p[0]:.3f}" == "0.685" and abs(rare_in_p[1] - math.log(2)) < 1e-10
 assert rare_in_p[2] == math.log(2)  # at eps = 0 the rare outcome is simply absent
 assert math.isclose(0.5 * math.log(500) + 0.5 * math.log(0.5 / 0.999), rare_in_q[0], rel_tol=1e-12)
+# the caption: the blue line is about 1/2 ln(1/e) - ln 2 and rises 1/2 ln 10 = 1.15 nats per decade
+small = eps_grid < 1e-6
+assert np.allclose(forward_curve[small], 0.5 * np.log(1 / eps_grid[small]) - math.log(2), atol=1e-6)
+assert f"{0.5 * math.log(10):.2f}" == "1.15"
+slope = np.polyfit(np.log10(eps_grid[small]), forward_curve[small], 1)[0]
+assert math.isclose(slope, -0.5 * math.log(10), rel_tol=1e-6)
 
 # %% after gibbs-check
 # the first link of the chain, term by term: p ln(q/p) summed over the support
@@ -65,6 +74,16 @@ kl_missed_quad = integrate.quad(
     * (fitting.mixture_logpdf(x, *mixture) - stats.norm.logpdf(x, 3.0, 1.0)),
     -20.0, 20.0, points=[-3.0, 3.0])[0]
 assert abs(kl_missed_quad - kl_missed_mode) < 1e-8 and f"{kl_missed_mode:.2f}" == "8.31"
+# Figure 3's caption: a reverse fit peaks about twice as high as p's mode
+peak_ratio = stats.norm.pdf(mu_r, mu_r, sigma_r) / math.exp(fitting.mixture_logpdf(3.0, *mixture))
+assert 1.9 < peak_ratio < 2.0
+# the RL note: a policy equal to the reference restricted to a subset S (renormalised) has
+# reverse KL -ln pi_ref(S); ln 2 when it keeps half the reference's probability
+pi_ref = np.array([0.2, 0.3, 0.1, 0.4])
+for keep in ([True, True, False, False], [False, True, False, True], [True, False, False, False]):
+    pi_kept = np.where(keep, pi_ref, 0.0) / pi_ref[keep].sum()
+    assert math.isclose(klh.kl_divergence(pi_kept, pi_ref), -math.log(pi_ref[keep].sum()))
+assert math.isclose(-math.log(pi_ref[[True, True, False, False]].sum()), math.log(2))
 
 # %% after landscape
 # the grid surface agrees with the reference where they overlap

@@ -148,7 +148,8 @@ def draw_mixture_fits(separation: float, *, ax=None):
                               ("reverse", "--", "reverse fit, min D(q‖p)")):
         mu, sigma, kl = fits[key]
         ax.plot(x, stats.norm.pdf(x, mu, sigma), linestyle=style,
-                label=f"{words}: N({mu:.2f}, {sigma:.2f}²), {kl:.3f} nats")
+                # round(...) + 0.0: a centred fit reads N(0.00, ...), never N(-0.00, ...)
+                label=f"{words}: N({round(mu, 2) + 0.0:.2f}, {sigma:.2f}²), {kl:.3f} nats")
     ax.set_xlabel("x")
     ax.set_ylabel("density")
     ax.set_title(f"Modes {d:g} apart")

@@ -19,6 +19,16 @@ for name, pi_new in updates.items():
     weighted = pi_new / pi_old_is * advantage_of
     exact_std = math.sqrt((pi_old_is @ weighted**2 - (pi_old_is @ weighted) ** 2) / 8)
     assert abs(is_estimates[name].std() / exact_std - 1) < 0.03, name
+# quick check 1: Pinsker's inequality TV <= sqrt(KL / 2) caps the moved mass at 0.07 for
+# delta = 0.01, and the ratio of an action with pi_old = 0.05 at about 2.4; the true cap on
+# two actions (on a fine grid of new probabilities, scipy's rel_entr) is lower still
+moved = math.sqrt(0.01 / 2)
+assert f"{moved:.2f}" == "0.07" and f"{(0.05 + moved) / 0.05:.1f}" == "2.4"
+p_grid = np.linspace(0.05, 0.5, 450_001)
+kl_grid = special.rel_entr(0.05, p_grid) + special.rel_entr(0.95, 1 - p_grid)
+largest_p = p_grid[kl_grid <= 0.01].max()
+assert 0.086 < largest_p < 0.088  # a ratio of about 1.74
+assert largest_p / 0.05 < (0.05 + moved) / 0.05
 
 # %% after ppo-clip-figure
 # spot checks of the drawn curve against the library, and the flat parts of Figure 1
@@ -94,6 +104,15 @@ for (alpha, kl, gain, _), (fraction, kl_lib, gain_lib) in zip(tries, library_ste
                                                               strict=True):
     assert math.isclose(alpha, 32.0 * fraction)
     assert math.isclose(kl, kl_lib, rel_tol=1e-9) and math.isclose(gain, gain_lib, rel_tol=1e-9)
+# Exercise 1 (d)'s answer: k1 and k3 of the accepted update over the batch's 12 samples,
+# written out with numpy (q = pi_old drew the samples, r = pi_theta / pi_old)
+log_r_d = (np.log(softmax_rows(logits_trpo)[states_b, actions_b])
+           - np.log(pi_pretrained[states_b, actions_b]))
+k1_d, k3_d = -log_r_d, np.expm1(log_r_d) - log_r_d
+assert np.allclose(k1_d, rl.k1_estimator(log_r_d)) and np.allclose(k3_d, rl.k3_estimator(log_r_d))
+assert f"{mean_kl(pi_pretrained, logits_trpo, states_b):.4f}" == "0.0063"
+assert f"{k3_d.mean():.3f}" == "0.011" and f"{k1_d.mean():.3f}" == "0.057"
+assert int(np.sum(k1_d < 0)) == 5 and k1_d.size == 12
 
 # %% after trpo-many
 # "about one batch in ten" for the full step, less often for the accepted one (as printed)
@@ -214,6 +233,14 @@ assert np.allclose(adv_sample, adv_population * math.sqrt(5 / 6))
 assert f"{adv_population[0]:.4f}" == "1.4142" and f"{adv_sample[0]:.4f}" == "1.2910"
 assert np.all(rl.group_advantages([1.0, 1.0, 1.0, 1.0]) == 0.0)
 assert math.isclose(adv_population[1], -adv_population[0] / 2)  # "minus half of that"
+# Exercise 4 (b)'s answer: with k of G correct, sqrt((G - k) / k) and -sqrt(k / (G - k))
+for G_b, k_b in ((6, 2), (64, 1), (5, 3)):
+    group_b = np.array([1.0] * k_b + [0.0] * (G_b - k_b))
+    adv_b4 = rl.group_advantages(group_b)
+    assert math.isclose(adv_b4[0], math.sqrt((G_b - k_b) / k_b), rel_tol=1e-12)
+    assert math.isclose(adv_b4[-1], -math.sqrt(k_b / (G_b - k_b)), rel_tol=1e-12)
+assert f"{math.sqrt(63):.2f}" == "7.94" and f"{1 / math.sqrt(63):.3f}" == "0.126"
+assert f"{math.sqrt(1 / 2):.4f}" == "0.7071"
 
 # %% after grpo-worked
 assert math.isclose(j_grpo, j_loops, rel_tol=1e-12)

@@ -93,6 +93,14 @@ assert kl_along[before].max() <= delta < kl_along[after].min()
 # five halvings to alpha = 1, within delta, a positive true gain of 0.006
 assert len(tries) == 6 and tries[-1][0] == 1.0 and tries[-1][1] <= 0.01
 assert f"{tries[-1][3]:.3f}" == "0.006" and f"{tries[0][1]:.2f}" == "2.34"
+# Exercise 3 (b)'s hint: at alpha = 2 the mean KL is 0.0245, and one epoch of the reference
+# trainer (beta = 1, learning rate 2) on section 4's batch is that step; beta then doubles
+assert tries[4][0] == 2.0 and f"{tries[4][1]:.4f}" == "0.0245"
+hint_rng = np.random.default_rng(183)
+hint_row = rl.ppo_kl_penalty_training(logits_old, success_probs, hint_rng.integers(3, size=(1, 12)),
+                                      hint_rng.random((1, 12, 2)), 1.0, 0.01, 2.0, 1)[0]
+assert math.isclose(hint_row[0], tries[4][1], rel_tol=1e-9) and hint_row[1] == 2.0
+assert math.isclose(hint_row[2], true_return(logits_old + 2.0 * direction), rel_tol=1e-12)
 # the same line search by the library: one row per sample (its state's logits), and a table
 # W with W[t, a_t] = A_t / pi_old(a_t | s_t), so that mean_t sum_a pi(a|s_t) W[t, a] = L
 table = np.zeros((states_b.size, n_answers))

@@ -70,3 +70,6 @@ assert f"{log10_outside:.0f}" == "-349" and f"{x_zero:.1f}" == "38.6"
 log_tail = (math.log(2) - 800 - 0.5 * math.log(2 * math.pi) - math.log(40)
             + math.log(1 - 1 / 40**2 + 3 / 40**4))
 assert abs(log10_outside - log_tail / math.log(10)) < 1e-7
+# the tail mass outside the window is far below the smallest positive float64, 2^-1074
+assert smallest_float == 2.0**-1074 and f"{smallest_float:.1e}" == "4.9e-324"
+assert log10_outside < math.log10(smallest_float) - 20

@@ -141,6 +141,7 @@ assert sum(kls.max() > 3 for _, kls in unclipped) == 2
 # run 0 falls to 0.44 and stays below the old policy's return for 25 iterations; run 1 is stuck
 # at 0.733 (it moves by less than 0.004 over the last 20 iterations); run 2 reaches 0.798
 assert int(np.sum(unclipped[0][0] < true_return(logits_old))) == 25
+assert true_return(logits_old) < unclipped[0][0][-1] < 0.75  # "before it partly recovers"
 assert f"{unclipped[1][0][-1]:.3f}" == "0.733" and np.ptp(unclipped[1][0][10:]) < 0.004
 assert f"{unclipped[2][0][-1]:.3f}" == "0.798"
 assert f"{min(returns.min() for returns, _ in unclipped):.2f}" == "0.44"

@@ -103,6 +103,8 @@ assert np.allclose(stable_curve[scales < s_underflow], naive_curve[scales < s_un
                    atol=1e-12)
 assert math.isclose(stable_curve[-1], math.log(3), rel_tol=1e-12)
 assert f"{s_underflow:.1f}" == "372.6" and f"{s_overflow:.1f}" == "709.8"
+# the caption: the first nan is at the first plotted s past the threshold
+assert first_nan == scales[scales > s_underflow][0] and f"{first_nan:.1f}" == "373.7"
 assert f"{math.log(3):.4f}" == "1.0986"
 
 # %% after entropy-demo

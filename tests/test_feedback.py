@@ -294,7 +294,7 @@ def test_feedback_summary_names_each_item_by_what_it_checks():
     nb.cells += [
         _graded_cell(nbformat.v4.new_code_cell(
             '"""Check that kl_divergence gives 0.0339798 nats for P < Q, elementwise.\n\n'
-            'More detail on later lines.\n"""\nassert True'), "ex2_seed_value", 1, 1.0),
+            'More detail on later lines.\n"""\nassert True'), "ex2_running_example_value", 1, 1.0),
         _graded_cell(nbformat.v4.new_code_cell("# no docstring\nassert False"),
                      "ex2_direction", 1, 0.0),
         _graded_cell(nbformat.v4.new_markdown_cell("YOUR ANSWER HERE"), "ex1_show_work", 2,

@@ -23,10 +23,11 @@ from autograder.results import GRADES_COLUMNS, STATUSES, TESTS_COLUMNS
 from autograder.sample_class import MISTAKES
 from kl_helpers.selfcheck import GRADED_CHECKS, diagnose
 
-EX2 = {"ex2_seed_value", "ex2_direction", "ex2_matches_reference", "ex2_zero_in_p",
+EX2 = {"ex2_running_example_value", "ex2_direction", "ex2_matches_reference", "ex2_zero_in_p",
        "ex2_zero_in_q", "ex2_identical"}
 EX3 = {"ex3_standard_case", "ex3_matches_closed_form", "ex3_asymmetry"}
-WRONG_NUMBER = {"ex1_kl_hand_value", "ex2_seed_value", "ex2_direction", "ex2_matches_reference"}
+WRONG_NUMBER = {"ex1_kl_hand_value", "ex2_running_example_value", "ex2_direction",
+                "ex2_matches_reference"}
 # Which tests each typical mistake must fail, and which it must still pass
 EXPECTED_LOSSES = {
     "swapped_pq": WRONG_NUMBER,

@@ -339,7 +339,7 @@ def test_a_self_check_that_stalls_costs_nothing_but_its_explanation(hostile_clas
                                                                   "swapped_plain")
         page = notebook_path(hostile_class["out"] / "feedback" / student, ASSIGNMENT)
         text = page.with_suffix(".html").read_text()
-        assert "Test &#39;ex2_seed_value&#39; failed." in text
+        assert "Test &#39;ex2_running_example_value&#39; failed." in text
         assert "The self-check for" not in text, student
 
 

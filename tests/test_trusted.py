@@ -223,7 +223,7 @@ class _InProcessRunner(TrustedTestExecute):
         return json.loads(json.dumps(self.outcomes.pop()))  # as jupyter's messages carry it
 
 
-def _test_cell(source: str, grade_id: str = "ex2_seed_value"):
+def _test_cell(source: str, grade_id: str = "ex2_running_example_value"):
     import nbformat
     return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {
         "grade": True, "solution": False, "grade_id": grade_id, "points": 1}})

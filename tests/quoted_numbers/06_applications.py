@@ -122,3 +122,8 @@ two_kl_bits = klh.kl_divergence(two_p, two_q, base=2)
 assert math.isclose(two_kl_bits, 0.6 * math.log2(0.6 / 0.9) + 0.4 * math.log2(0.4 / 0.1),
                     rel_tol=1e-12)
 assert f"{two_kl_bits:.3f}" == "0.449"
+
+# %% after gradient-norms
+# Figure 1's caption: with T^2 the norm is within 6% of its limit from T = 4 on, not at T = 1
+assert np.all(np.abs(norm_with[temperatures >= 4] / norm_limit - 1) < 0.06)
+assert norm_with[0] < 0.5 * norm_limit

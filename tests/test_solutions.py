@@ -145,3 +145,20 @@ def test_cross_references_name_existing_sections():
                 broken += [(assignment, cell.get("id"), match.group(0)) for number in numbers
                            if number not in sections.get(match.group(1), {})]
     assert sections["03"] and broken == [], broken
+
+
+MYTHS_BOX = "<details><summary><b>Myths and corrections</b></summary>"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_one_folded_myths_box_and_quick_checks(assignment):
+    """One folded Myths-and-corrections box; 01-06 also ask 2+ quick checks, answers folded."""
+    nb = nbformat.read(notebook_path(SOLUTIONS, assignment), as_version=4)
+    markdown = [cell.source for cell in nb.cells if cell.cell_type == "markdown"]
+    boxes = [text for text in markdown if MYTHS_BOX in text]
+    assert len(boxes) == 1, f"{assignment}: {len(boxes)} Myths and corrections boxes"
+    assert boxes[0].count("<details") == boxes[0].count("</details>")
+    if assignment != "07_quiz":  # the quiz is all questions already
+        answers = sum(text.count("<details><summary>Answer</summary>") for text in markdown)
+        assert answers >= 2, f"{assignment}: {answers} quick checks with a folded answer"
+    assert not any("<details open" in text for text in markdown)

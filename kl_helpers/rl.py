@@ -811,6 +811,10 @@ def state_mean_advantages(states, rewards, n_states: int) -> np.ndarray:
 
     Returns:
         float64 array of shape ``(n,)`` (zero for a state visited once).
+
+    Raises:
+        ValueError: ``states`` are not integers in ``0 .. n_states - 1``, one per reward,
+            ``rewards`` is not one-dimensional or not finite, or ``n_states`` < 1.
     """
     n_states = integer_at_least(n_states, "n_states", 1)
     s = np.asarray(states)
@@ -824,7 +828,23 @@ def state_mean_advantages(states, rewards, n_states: int) -> np.ndarray:
 
 
 def contextual_bandit_return(logits, success_probs) -> float:
-    """The true expected reward ``mean_s sum_a pi(a|s) p(s, a)``, states equally likely."""
+    """The true expected reward ``mean_s sum_a pi(a|s) p(s, a)``, states equally likely.
+
+    ``pi(.|s) = softmax(logits[s])``; no sampling: this is the return a policy would earn
+    on average, against which a sampled surrogate is compared.
+
+    Args:
+        logits: array-like of shape ``(n_states, n_actions)``.
+        success_probs: array-like of the same shape, entries in [0, 1]: the probability
+            that action a in state s is rewarded with 1 (else 0).
+
+    Returns:
+        The expected reward per episode, a float in [0, 1].
+
+    Raises:
+        ValueError: ``success_probs`` is not 2-D, the shapes differ, a value is not
+            finite, or a success probability is outside [0, 1].
+    """
     p = _bandit_table(success_probs)
     z = float_array(logits, "logits")
     same_shape({"logits": z, "success_probs": p})

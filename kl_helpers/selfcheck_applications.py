@@ -340,7 +340,9 @@ def _adapt_exercise() -> Exercise:
 
 def _training_like(logits, success_probs, states, uniforms, beta, kl_target, learning_rate,
                    n_epochs, *, baseline=True, use_ratio=True, penalty_sign=-1.0,
-                   adapt=True, kl_new_first=False, return_before=False):
+                   adapt=True, kl_new_first=False, return_before=False, reverse_penalty=False,
+                   beta_before=False, adapt_each_epoch=False, clip=None,
+                   penalty_per_state=False, global_baseline=False, d_over_states=False):
     """The training loop with one deliberate change (the mistakes students make)."""
     theta = _floats(logits).copy()
     p = _floats(success_probs)
@@ -354,7 +356,9 @@ def _training_like(logits, success_probs, states, uniforms, beta, kl_target, lea
         pi_old = _softmax(theta, axis=1)
         a = np.sum(np.cumsum(pi_old[s], axis=1)[:, :-1] <= u[:, :1], axis=1)
         r = (u[:, 1] < p[s, a]).astype(float)
-        if baseline:
+        if global_baseline:
+            adv = r - r.mean()
+        elif baseline:
             totals = np.bincount(s, weights=r, minlength=n_states)
             counts = np.maximum(np.bincount(s, minlength=n_states), 1)
             adv = r - (totals / counts)[s]
@@ -363,18 +367,41 @@ def _training_like(logits, success_probs, states, uniforms, beta, kl_target, lea
         for _ in range(n_epochs):
             pi = _softmax(theta, axis=1)
             rho = pi[s, a] / pi_old[s, a] if use_ratio else np.ones(s.size)
-            per_sample = ((rho * adv)[:, None] * (eye[a] - pi[s])
-                          + penalty_sign * b * (pi[s] - pi_old[s]))
+            if clip is not None:      # PPO-clip's mask: no gradient once the ratio left the range
+                rho = rho * np.where(adv > 0, rho < 1 + clip, rho > 1 - clip)
+            if reverse_penalty:       # the gradient of KL(pi_theta || pi_old) instead
+                log_gap = np.log(pi[s]) - np.log(pi_old[s])
+                penalty = pi[s] * (log_gap - np.sum(pi[s] * log_gap, axis=1, keepdims=True))
+            else:
+                penalty = pi[s] - pi_old[s]
+            per_sample = (rho * adv)[:, None] * (eye[a] - pi[s])
+            if not penalty_per_state:
+                per_sample = per_sample + penalty_sign * b * penalty
             grad = np.zeros_like(theta)
             np.add.at(grad, s, per_sample)
+            if penalty_per_state:     # once for each state of the batch, not once per sample
+                seen = np.unique(s)
+                grad[seen] += penalty_sign * b * (pi - pi_old)[seen]
             theta = theta + learning_rate * grad / s.size
+            if adapt_each_epoch:
+                pi_epoch = _softmax(theta, axis=1)
+                d_epoch = float(np.mean(np.sum(
+                    pi_old[s] * (np.log(pi_old[s]) - np.log(pi_epoch[s])), axis=1)))
+                b = rl.adaptive_kl_beta(b, max(d_epoch, 0.0), kl_target)
         pi_new = _softmax(theta, axis=1)
-        first, second = (pi_new, pi_old) if kl_new_first else (pi_old, pi_new)
-        d = float(np.mean(np.sum(first[s] * (np.log(first[s]) - np.log(second[s])), axis=1)))
-        if adapt:
+        first, second = (pi_new, pi_old) if kl_new_first or reverse_penalty else (pi_old, pi_new)
+        if d_over_states:
+            d = float(np.mean(np.sum(first * (np.log(first) - np.log(second)), axis=1)))
+        else:
+            d = float(np.mean(np.sum(first[s] * (np.log(first[s]) - np.log(second[s])),
+                                     axis=1)))
+        recorded = b
+        if adapt and not adapt_each_epoch:
             b = rl.adaptive_kl_beta(b, max(d, 0.0), kl_target)
+        if not beta_before:
+            recorded = b
         shown = pi_old if return_before else pi_new
-        rows.append([d, b, float(np.mean(np.sum(shown * p, axis=1)))])
+        rows.append([d, recorded, float(np.mean(np.sum(shown * p, axis=1)))])
     return np.array(rows)
 
 
@@ -416,6 +443,28 @@ def _training_exercise() -> Exercise:
             ("your third column is the return of the policy before the update: report the "
              "true expected reward of the new policy, after the epochs",
              lambda *a: _training_like(*a, return_before=True)),
+            ("your penalty and your d both use KL(pi_theta || pi_old), the new policy first: "
+             "PPO's penalty is KL(pi_old || pi_theta), whose gradient row is "
+             "pi_theta(.|s) - pi_old(.|s), and d measures the same direction",
+             lambda *a: _training_like(*a, reverse_penalty=True)),
+            ("your second column is beta before adapting it: record the new beta, "
+             "adapt_beta(beta, d, kl_target), the one the next iteration uses",
+             lambda *a: _training_like(*a, beta_before=True)),
+            ("you adapt beta after every epoch: adapt it once per iteration, after all "
+             "n_epochs steps, with that iteration's d",
+             lambda *a: _training_like(*a, adapt_each_epoch=True)),
+            ("your gradient applies PPO's clip (no gradient once the ratio is outside "
+             "1 +/- 0.2): L^KLPEN has no clip, the penalty alone keeps the update small",
+             lambda *a: _training_like(*a, clip=0.2)),
+            ("your penalty counts once per state of the batch: it belongs to every sample, "
+             "-beta * (pi_theta(.|s_t) - pi_old(.|s_t)) added for each t before dividing by n",
+             lambda *a: _training_like(*a, penalty_per_state=True)),
+            ("your baseline is the whole batch's mean reward: subtract the mean reward over "
+             "the samples in the same state as t",
+             lambda *a: _training_like(*a, global_baseline=True)),
+            ("your d averages the KL over all states equally: average it over the samples, "
+             "(1/n) sum_t KL(pi_old(.|s_t) || pi_new(.|s_t)), so frequent states weigh more",
+             lambda *a: _training_like(*a, d_over_states=True)),
         ),
         cases=(
             Case("2 states, 3 actions, 3 iterations of 8 samples, 4 epochs, beta = 1", "core",

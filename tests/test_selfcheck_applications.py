@@ -333,7 +333,9 @@ def training_student(logits, probs, states, uniforms, beta, kl_target, lr, epoch
                          for s, u in zip(s_batch, u_batch[:, 0], strict=True)])
         rew = (u_batch[:, 1] < probs[s_batch, acts]).astype(float)
         adv = rew.copy()
-        if mistake != "no_baseline":
+        if mistake == "global_baseline":
+            adv = rew - rew.mean()
+        elif mistake != "no_baseline":
             for s in set(s_batch.tolist()):
                 adv[s_batch == s] -= rew[s_batch == s].mean()
         for _ in range(epochs):
@@ -341,17 +343,39 @@ def training_student(logits, probs, states, uniforms, beta, kl_target, lr, epoch
             grad = np.zeros_like(theta)
             for t, (s, a) in enumerate(zip(s_batch, acts, strict=True)):
                 rho = 1.0 if mistake == "no_ratio" else pi[s, a] / old[s, a]
+                if mistake == "clip" and (rho > 1.2 if adv[t] > 0 else rho < 0.8):
+                    rho = 0.0                       # PPO-clip: this sample stops pulling
                 sign = 1.0 if mistake == "penalty_sign" else -1.0
                 grad[s] += rho * adv[t] * (np.eye(len(pi[s]))[a] - pi[s])
-                grad[s] += sign * beta * (pi[s] - old[s])
+                if mistake == "both_reversed":      # gradient of KL(pi || old)
+                    log_gap = np.log(pi[s] / old[s])
+                    grad[s] -= beta * pi[s] * (log_gap - np.dot(pi[s], log_gap))
+                elif mistake != "penalty_per_state":
+                    grad[s] += sign * beta * (pi[s] - old[s])
+            if mistake == "penalty_per_state":
+                for s in set(s_batch.tolist()):
+                    grad[s] -= beta * (pi[s] - old[s])
             theta = theta + lr * grad / len(s_batch)
+            if mistake == "adapt_each_epoch":
+                now = np.exp(theta) / np.exp(theta).sum(axis=1, keepdims=True)
+                beta = adapt_student(
+                    beta, np.mean([np.sum(old[s] * np.log(old[s] / now[s])) for s in s_batch]),
+                    kl_target)
         new = np.exp(theta) / np.exp(theta).sum(axis=1, keepdims=True)
-        first, second = (new, old) if mistake == "kl_reversed" else (old, new)
-        kl = np.mean([np.sum(first[s] * np.log(first[s] / second[s])) for s in s_batch])
-        if mistake != "fixed_beta":
+        reversed_kl = mistake in ("kl_reversed", "both_reversed")
+        first, second = (new, old) if reversed_kl else (old, new)
+        if mistake == "d_over_states":
+            kl = np.mean([np.sum(first[s] * np.log(first[s] / second[s]))
+                          for s in range(len(theta))])
+        else:
+            kl = np.mean([np.sum(first[s] * np.log(first[s] / second[s])) for s in s_batch])
+        recorded = beta
+        if mistake not in ("fixed_beta", "adapt_each_epoch"):
             beta = adapt_student(beta, kl, kl_target)
+        if mistake != "beta_before":
+            recorded = beta
         shown = old if mistake == "return_before" else new
-        rows.append([kl, beta, np.mean(np.sum(shown * probs, axis=1))])
+        rows.append([kl, recorded, np.mean(np.sum(shown * probs, axis=1))])
     return np.array(rows)
 
 
@@ -362,6 +386,13 @@ TRAINING_MISTAKES = [
     ("fixed_beta", "beta never changes"),
     ("kl_reversed", "your KL d is in the wrong direction"),
     ("return_before", "your third column is the return of the policy before the update"),
+    ("both_reversed", "your penalty and your d both use KL(pi_theta || pi_old)"),
+    ("beta_before", "your second column is beta before adapting it"),
+    ("adapt_each_epoch", "you adapt beta after every epoch"),
+    ("clip", "your gradient applies PPO's clip"),
+    ("penalty_per_state", "your penalty counts once per state of the batch"),
+    ("global_baseline", "your baseline is the whole batch's mean reward"),
+    ("d_over_states", "your d averages the KL over all states equally"),
 ]
 
 

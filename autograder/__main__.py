@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -215,8 +216,14 @@ def main(argv: list[str] | None = None) -> int:
             if problem:
                 # the sample class is the course's own synthetic code, safe to run as is
                 print(f"WARNING: grading the sample class without a sandbox: {problem}")
+            grades = args.out / "grades"
+            if grades.exists():
+                # a demo's earlier grades: the course may have changed since, and a
+                # gradebook of the old notebooks cannot take the new ones (see release.py)
+                print(f"    (replacing the earlier demo's grades in {grades})", flush=True)
+                shutil.rmtree(grades)
             print("3/3 grading the sample class ...", flush=True)
-            results = grade_class(sample, args.out / "grades", progress=ProgressBar(),
+            results = grade_class(sample, grades, progress=ProgressBar(),
                                   options=GradingOptions(
                                       sandbox=SandboxPolicy(enabled=problem is None)))
             print()

@@ -46,11 +46,27 @@ def generate_assignments(paths: CoursePaths, assignments: list[str] | None = Non
     for assignment in assignments:
         result = api.generate_assignment(assignment, force=True, create=True)
         if not result["success"]:
-            raise ReleaseError(
-                f"nbgrader could not generate {assignment}:\n{result.get('error', '')}\n"
-                f"{result.get('log', '')}"
-            )
+            raise ReleaseError(generation_failure(assignment, result, paths))
     return assignments
+
+
+# nbgrader's words when a gradebook holds submissions of a notebook whose cells changed
+_CELLS_CHANGED = "Cannot add or remove cells for notebook"
+
+
+def generation_failure(assignment: str, result: dict, paths: CoursePaths) -> str:
+    """What to tell the user when nbgrader's ``generate_assignment`` failed.
+
+    A changed source graded into a folder that already holds grades of the old one gets a
+    sentence naming the problem and the two ways out; anything else carries nbgrader's log.
+    """
+    log = f"{result.get('error', '')}\n{result.get('log', '')}"
+    if _CELLS_CHANGED in log:
+        return (f"{assignment} now has other graded cells than when the gradebook in "
+                f"{paths.work} recorded its submissions, so nbgrader cannot grade into it "
+                f"again. Grade into a new output folder (the earlier grades stay where they "
+                f"are), or restore solutions/{assignment} as it was for those grades.")
+    return f"nbgrader could not generate {assignment}:\n{log}"
 
 
 def build_release(dest: Path | None = None, *, repo: Path = REPO_ROOT) -> Path:

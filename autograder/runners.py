@@ -57,8 +57,8 @@ def serve(slot: int, conn: Connection, make_worker: Callable = grading_worker) -
         conn.send(None)  # ready for a first job
         while (job := conn.recv()) is not None:
             conn.send(worker.grade(job))
-    except (EOFError, KeyboardInterrupt):
-        pass  # the grader has gone: stop
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass  # the grader has gone (or stopped early, e.g. on an error): stop
     finally:
         worker.close()
 

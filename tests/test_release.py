@@ -115,3 +115,38 @@ def test_source_follows_the_grading_conventions(assignment):
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
     for heading in ("learning goals", "summary", "evaluation criteria"):
         assert heading in text, f"the notebook has no '{heading}'"
+
+
+def test_changed_cells_over_graded_submissions_is_a_clear_error(tmp_path):
+    """A source whose graded cells changed after its gradebook took submissions is refused
+    with a sentence that says so and how to go on, not with nbgrader's traceback."""
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    from autograder.config import CoursePaths, sqlite_url
+    from autograder.release import ReleaseError, generate_assignments
+
+    assignment = ASSIGNMENTS[0]
+    source = tmp_path / "solutions"
+    (source / assignment).mkdir(parents=True)
+    notebook = source / assignment / f"{assignment}.ipynb"
+    nb = read_notebook(notebook_path(SOLUTIONS, assignment))
+    nb.cells = [cell for cell in nb.cells if not is_test_cell(cell)] + \
+        [cell for cell in nb.cells if is_test_cell(cell)][:1]
+    nbformat.write(nb, notebook)
+    paths = CoursePaths(source=source, release=tmp_path / "release", work=tmp_path / "work")
+    paths.work.mkdir()
+    generate_assignments(paths, [assignment])
+    with Gradebook(sqlite_url(paths.work)) as gradebook:
+        gradebook.add_student("someone")
+        gradebook.add_submission(assignment, "someone")
+    # the instructor adds a graded test cell afterwards
+    nb.cells.append(next(cell for cell in read_notebook(notebook_path(SOLUTIONS, assignment)).cells
+                         if is_test_cell(cell) and nbgrader_meta(cell)["grade_id"]
+                         != nbgrader_meta(nb.cells[-1])["grade_id"]))
+    nbformat.write(nb, notebook)
+    with pytest.raises(ReleaseError) as error:
+        generate_assignments(paths, [assignment])
+    message = str(error.value)
+    assert message.startswith(f"{assignment} now has other graded cells than when the gradebook")
+    assert "Grade into a new output folder" in message and "Traceback" not in message

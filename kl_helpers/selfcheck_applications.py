@@ -354,14 +354,12 @@ def _training_like(logits, success_probs, states, uniforms, beta, kl_target, lea
     rows = []
     for s, u in zip(all_states, all_u, strict=True):
         pi_old = _softmax(theta, axis=1)
-        a = np.sum(np.cumsum(pi_old[s], axis=1)[:, :-1] <= u[:, :1], axis=1)
-        r = (u[:, 1] < p[s, a]).astype(float)
+        # the draws and the baseline are the library's: the mistakes lie elsewhere
+        a, r = rl.contextual_bandit_sample(pi_old, p, s, u)
         if global_baseline:
             adv = r - r.mean()
         elif baseline:
-            totals = np.bincount(s, weights=r, minlength=n_states)
-            counts = np.maximum(np.bincount(s, minlength=n_states), 1)
-            adv = r - (totals / counts)[s]
+            adv = rl.state_mean_advantages(s, r, n_states)
         else:
             adv = r
         for _ in range(n_epochs):
@@ -384,17 +382,11 @@ def _training_like(logits, success_probs, states, uniforms, beta, kl_target, lea
                 grad[seen] += penalty_sign * b * (pi - pi_old)[seen]
             theta = theta + learning_rate * grad / s.size
             if adapt_each_epoch:
-                pi_epoch = _softmax(theta, axis=1)
-                d_epoch = float(np.mean(np.sum(
-                    pi_old[s] * (np.log(pi_old[s]) - np.log(pi_epoch[s])), axis=1)))
+                d_epoch = _mean_row_kl(pi_old[s], _softmax(theta, axis=1)[s])
                 b = rl.adaptive_kl_beta(b, max(d_epoch, 0.0), kl_target)
         pi_new = _softmax(theta, axis=1)
         first, second = (pi_new, pi_old) if kl_new_first or reverse_penalty else (pi_old, pi_new)
-        if d_over_states:
-            d = float(np.mean(np.sum(first * (np.log(first) - np.log(second)), axis=1)))
-        else:
-            d = float(np.mean(np.sum(first[s] * (np.log(first[s]) - np.log(second[s])),
-                                     axis=1)))
+        d = _mean_row_kl(first, second) if d_over_states else _mean_row_kl(first[s], second[s])
         recorded = b
         if adapt and not adapt_each_epoch:
             b = rl.adaptive_kl_beta(b, max(d, 0.0), kl_target)
@@ -403,6 +395,11 @@ def _training_like(logits, success_probs, states, uniforms, beta, kl_target, lea
         shown = pi_old if return_before else pi_new
         rows.append([d, recorded, float(np.mean(np.sum(shown * p, axis=1)))])
     return np.array(rows)
+
+
+def _mean_row_kl(first, second) -> float:
+    """The mean over rows of KL(first row || second row), rows of strictly positive entries."""
+    return float(np.mean(np.sum(first * (np.log(first) - np.log(second)), axis=1)))
 
 
 def _training_case_data(n_states, n_actions, n_iterations, n, seed):

@@ -921,5 +921,5 @@ def ppo_kl_penalty_training(logits, success_probs, states, uniforms, beta: float
         log_new = log_softmax(theta, axis=1)
         d = float(np.mean(np.sum(pi_old[s] * (log_old[s] - log_new[s]), axis=1)))
         b = adaptive_kl_beta(b, max(d, 0.0), target)
-        history[i] = (d, b, float(np.mean(np.sum(np.exp(log_new) * p, axis=1))))
+        history[i] = (d, b, contextual_bandit_return(theta, p))
     return history

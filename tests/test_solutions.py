@@ -7,7 +7,14 @@ import time
 
 import nbformat
 import pytest
-from conftest import ASSIGNMENTS, SOLUTIONS, is_test_cell, nbgrader_meta, notebook_path
+from conftest import (
+    ASSIGNMENTS,
+    SOLUTIONS,
+    is_test_cell,
+    nbgrader_meta,
+    notebook_path,
+    read_notebook,
+)
 from nbclient import NotebookClient
 from quoted_number_cells import fact_blocks, with_fact_cells
 
@@ -71,7 +78,7 @@ def test_quoted_number_checks_ran(executed_solution):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_teaching_cells_keep_few_asserts(assignment):
     """At most MAX_TEACHING_ASSERTS assert statements in cells that are not exercises."""
-    nb = nbformat.read(notebook_path(SOLUTIONS, assignment), as_version=4)
+    nb = read_notebook(notebook_path(SOLUTIONS, assignment))
     counts = {}
     for cell in nb.cells:
         meta = nbgrader_meta(cell)
@@ -116,7 +123,7 @@ SOURCE_CALLED_SEED = re.compile(
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_student_text_never_calls_a_source_seed(assignment):
     """No markdown, comment or string a student reads calls a source document a "seed"."""
-    nb = nbformat.read(notebook_path(SOLUTIONS, assignment), as_version=4)
+    nb = read_notebook(notebook_path(SOLUTIONS, assignment))
     found = [(cell.get("id"), match.group(0)) for cell in nb.cells
              for match in SOURCE_CALLED_SEED.finditer(cell.source)]
     assert found == [], f"{assignment}: {found}"
@@ -127,18 +134,18 @@ CROSS_REFERENCE = re.compile(
     r"\b(?:[Nn]otebook )?(0[1-7]),? (?:§ ?|sections? )(\d+)((?:(?:,| and| or|–|-) ?\d+)*)")
 
 
-def _numbered_sections(assignment: str) -> dict[str, str]:
-    nb = nbformat.read(notebook_path(SOLUTIONS, assignment), as_version=4)
+def _numbered_sections(nb) -> dict[str, str]:
     return {match.group(1): match.group(2) for cell in nb.cells if cell.cell_type == "markdown"
             for match in re.finditer(r"^## (\d+)\. (.*)$", cell.source, re.M)}
 
 
 def test_cross_references_name_existing_sections():
     """Every "notebook NN, section M" in the course points to a numbered section that exists."""
-    sections = {assignment[:2]: _numbered_sections(assignment) for assignment in ASSIGNMENTS}
+    notebooks = {assignment: read_notebook(notebook_path(SOLUTIONS, assignment))
+                 for assignment in ASSIGNMENTS}
+    sections = {assignment[:2]: _numbered_sections(nb) for assignment, nb in notebooks.items()}
     broken = []
-    for assignment in ASSIGNMENTS:
-        nb = nbformat.read(notebook_path(SOLUTIONS, assignment), as_version=4)
+    for assignment, nb in notebooks.items():
         for cell in nb.cells:
             for match in CROSS_REFERENCE.finditer(cell.source):
                 numbers = [match.group(2), *re.findall(r"\d+", match.group(3))]
@@ -153,7 +160,7 @@ MYTHS_BOX = "<details><summary><b>Myths and corrections</b></summary>"
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_one_folded_myths_box_and_quick_checks(assignment):
     """One folded Myths-and-corrections box; 01-06 also ask 2+ quick checks, answers folded."""
-    nb = nbformat.read(notebook_path(SOLUTIONS, assignment), as_version=4)
+    nb = read_notebook(notebook_path(SOLUTIONS, assignment))
     markdown = [cell.source for cell in nb.cells if cell.cell_type == "markdown"]
     boxes = [text for text in markdown if MYTHS_BOX in text]
     assert len(boxes) == 1, f"{assignment}: {len(boxes)} Myths and corrections boxes"

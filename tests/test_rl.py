@@ -38,6 +38,17 @@ from kl_helpers.rl import (
 # ---------------------------------------------------------------------------------------
 
 
+def _central_differences(function, x, step=1e-6):
+    """The gradient of a scalar ``function`` at array ``x``, one entry at a time."""
+    x = np.asarray(x, dtype=float)
+    gradient = np.zeros_like(x)
+    for index in np.ndindex(*x.shape):
+        bump = np.zeros_like(x)
+        bump[index] = step
+        gradient[index] = (function(x + bump) - function(x - bump)) / (2 * step)
+    return gradient
+
+
 def test_estimators_hand_values():
     lr = np.log([0.5, 1.0, 2.0])
     assert_allclose(k1_estimator(lr), [math.log(2), 0.0, -math.log(2)], rtol=1e-15)
@@ -385,10 +396,8 @@ def test_bandit_gradient_matches_finite_differences():
     z = rng.normal(size=5)
     for beta in (0.0, 0.05, 2.0):
         grad = bandit_gradient(z, REWARDS, REF, beta)
-        h = 1e-6
-        numeric = [(bandit_objective(z + h * e, REWARDS, REF, beta)
-                    - bandit_objective(z - h * e, REWARDS, REF, beta)) / (2 * h)
-                   for e in np.eye(5)]
+        numeric = _central_differences(
+            lambda x, beta=beta: bandit_objective(x, REWARDS, REF, beta), z)
         assert_allclose(grad, numeric, atol=1e-8)
 
 
@@ -522,12 +531,7 @@ def _kl_by_finite_differences(logits, reference_first):
         pi = softmax(z)
         return kl_divergence(REFERENCE, pi) if reference_first else kl_divergence(pi, REFERENCE)
 
-    step, grad = 1e-6, np.zeros_like(logits)
-    for i in range(logits.size):
-        e = np.zeros_like(logits)
-        e[i] = step
-        grad[i] = (kl(logits + e) - kl(logits - e)) / (2 * step)
-    return grad
+    return _central_differences(kl, logits)
 
 
 @pytest.mark.parametrize("direction, reference_first",
@@ -549,8 +553,7 @@ def test_per_sample_gradients_match_finite_differences():
         for name, k in estimators.items():
             def value(z, k=k, action=action):
                 return float(k(np.log(REFERENCE[action]) - log_softmax(z)[action]))
-            numeric = np.array([(value(POLICY_LOGITS + 1e-6 * e) - value(POLICY_LOGITS - 1e-6 * e))
-                                / 2e-6 for e in np.eye(5)])
+            numeric = _central_differences(value, POLICY_LOGITS)
             assert_allclose(grads[name][action], numeric, atol=1e-8)
 
 
@@ -661,14 +664,17 @@ def test_ppo_training_first_epoch_is_the_surrogate_gradient():
 
 def test_ppo_training_penalty_gradient_matches_finite_differences():
     """Two epochs: the second step's gradient includes the penalty term -beta (pi - pi_old)."""
-    from kl_helpers.rl import contextual_bandit_sample, ppo_kl_penalty_training
+    from kl_helpers.rl import (
+        contextual_bandit_sample,
+        ppo_kl_penalty_training,
+        state_mean_advantages,
+    )
 
     states, uniforms = _batches(2, n_iterations=1)
     logits = np.random.default_rng(3).normal(0.0, 0.5, (3, 4))
     beta, lr = 2.0, 0.5
     pi_old = special.softmax(logits, axis=1)
     actions, rewards = contextual_bandit_sample(pi_old, BANDIT_P, states[0], uniforms[0])
-    from kl_helpers.rl import state_mean_advantages
     adv = state_mean_advantages(states[0], rewards, 3)
 
     def objective(theta):
@@ -677,17 +683,9 @@ def test_ppo_training_penalty_gradient_matches_finite_differences():
         kl = special.rel_entr(pi_old[states[0]], pi[states[0]]).sum(axis=1)
         return np.mean(rho * adv - beta * kl)
 
-    def numeric_gradient(theta):
-        grad = np.zeros_like(theta)
-        for index in np.ndindex(*theta.shape):
-            bump = np.zeros_like(theta)
-            bump[index] = 1e-6
-            grad[index] = (objective(theta + bump) - objective(theta - bump)) / 2e-6
-        return grad
-
     theta = logits.copy()
     for _ in range(2):
-        theta = theta + lr * numeric_gradient(theta)
+        theta = theta + lr * _central_differences(objective, theta)
     pi_new = special.softmax(theta, axis=1)
     d = np.mean(special.rel_entr(pi_old[states[0]], pi_new[states[0]]).sum(axis=1))
     history = ppo_kl_penalty_training(logits, BANDIT_P, states, uniforms, beta, 0.01, lr, 2)

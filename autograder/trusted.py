@@ -9,9 +9,11 @@ untouched builtins, numpy and ``kl_helpers``. A name the test uses that it did n
 define itself is looked up in the student's kernel:
 
 * a module is imported afresh here (the student's ``np`` becomes our ``numpy``);
-* a function becomes a ``RemoteFunction``: calling it runs the student's function
-  in the kernel on JSON-encoded arguments and returns a JSON-decoded result, so
-  only plain numbers, strings, lists and arrays ever come back;
+* a function becomes a ``RemoteFunction``: calling it sends JSON-encoded arguments
+  over a comm to the kernel side (``autograder.inside.kernel_side``), which calls the
+  student's function there, and returns the JSON-decoded result, so only plain
+  numbers, strings, lists and arrays ever come back. A call has the cell timeout and
+  is interrupted at it, as a cell is;
 * any other value is fetched as JSON in the same way.
 
 The hidden tests' source is never sent to the student's kernel either.
@@ -40,13 +42,14 @@ import json
 import math
 import time
 import traceback
+import uuid
 from pathlib import Path
 from queue import Empty
 
 import nbformat
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_core.utils import ensure_async
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Float, List, Unicode
@@ -56,7 +59,7 @@ from kl_helpers.checks import DelegationError, RemoteCallable, delegation_messag
 
 from .inside import codec, kernel_side
 from .inside.codec import CodecError, Reference
-from .inside.kernel_side import RESULT_MIME
+from .inside.kernel_side import COMM_TARGET
 from .job import INTERRUPT_IGNORED, KERNEL_DIED, Execution
 from .policy import ALLOWED_MODULE_ROOTS
 
@@ -65,9 +68,10 @@ from .policy import ALLOWED_MODULE_ROOTS
 def kernel_preamble() -> str:
     """Code that installs the kernel side in a private namespace (``__kl_grader``).
 
-    Sent before the first request of each notebook: the codec (the same module the
-    grader uses), the kernel side, then the own-work checks, all from their source. The
-    same text for every notebook a worker grades, so it is built once per process.
+    Executed as a cell before the first request of each notebook: the codec (the same
+    module the grader uses), the kernel side, then the own-work checks, all from their
+    source; the kernel side then takes requests over a comm. The same text for every
+    notebook a worker grades, so it is built once per process.
     """
     codec_source = inspect.getsource(codec)
     side_source = inspect.getsource(kernel_side)
@@ -117,7 +121,7 @@ class RemoteFunction(RemoteCallable):
         forbidden = self._runner.watched.pop(self.__name__, None)
         what = f"{self.__name__}(...)"
         outcome = self._runner.remote(
-            f"__kl_grader['call']({self.__name__!r}, {payload!r}, {forbidden!r})", what=what)
+            {"op": "call", "args": [self.__name__, payload, forbidden]}, what=what)
         if outcome.get("delegations"):
             raise DelegationError(delegation_message(
                 self.__name__, [str(item) for item in outcome["delegations"]]))
@@ -131,7 +135,7 @@ class RemoteFunction(RemoteCallable):
         key = (self.__name__, forbidden)
         if key not in self._runner.delegation_checks:
             outcome = self._runner.remote(
-                f"__kl_grader['own_work']({self.__name__!r}, {forbidden!r})",
+                {"op": "own_work", "args": [self.__name__, list(forbidden)]},
                 what="the own-work check")
             found = _outcome_value(outcome, "the own-work check")
             self._runner.delegation_checks[key] = [str(item) for item in found]
@@ -268,12 +272,13 @@ class TrustedTestExecute(Execute):
 
     def start_notebook(self, resources=None) -> None:
         """Forget the previous notebook: what is kept per notebook starts empty here."""
-        # functions and modules already looked up, delegation verdicts, and whether the
-        # kernel has the codec yet (each saves a kernel round trip)
+        # functions and modules already looked up, and delegation verdicts (each saves a
+        # kernel round trip); the comm to the kernel side, opened by the first request
         self.references: dict = {}
         self.delegation_checks: dict = {}
         self.watched: dict = {}  # per test cell: student function -> forbidden routines
-        self._codec_sent = False
+        self._channel: str | None = None
+        self._requests = 0
         self._cell_timeouts = 0
         # failed tests to explain after the last cell: (error output, student functions)
         self._assignment = str((resources or {}).get("nbgrader", {}).get("assignment", ""))
@@ -314,37 +319,96 @@ class TrustedTestExecute(Execute):
         return done
 
     # -- talking to the student's kernel ---------------------------------------------
-    def remote(self, code: str, *, what: str):
-        """Run ``code`` in the kernel and return the JSON outcome it emitted."""
-        # the kernel side is sent with the first probe; a student who deletes it only loses
+    def remote(self, request: dict, *, what: str):
+        """The kernel side's outcome for ``request`` (``kernel_side.answer``), as JSON data.
+
+        ``what`` names the request in errors. Raises ``StudentCodeError`` when the kernel
+        gives no answer, and what ``_ask`` raises (timeout, dead kernel).
+        """
+        if self._channel is None:
+            self._open_channel(what)
+        self._requests += 1
+        request = {**request, "id": self._requests}
+        for data in reversed(run_sync(self._ask)("comm_msg", {"comm_id": self._channel,
+                                                              "data": request},
+                                                 self._channel)):
+            if isinstance(data, dict) and data.get("id") == request["id"] and "outcome" in data:
+                return data["outcome"]
+        raise StudentCodeError(f"the notebook gave no result for {what}")
+
+    def _open_channel(self, what: str) -> None:
+        """Install the kernel side (one cell), then open this notebook's comm to it."""
         # a plain cell built directly: new_code_cell would check it against the notebook
-        # schema (through jsonschema) on each of the ~50 requests of a notebook
+        # schema (through jsonschema)
         probe = nbformat.from_dict({
             "cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-            "source": code if self._codec_sent else kernel_preamble() + code})
-        self._codec_sent = True
+            "source": kernel_preamble()})
         try:
             self.execute_cell(probe, self._index, store_history=False)
         finally:
             # nbclient stores the executed cell at its index: put the test cell back
             self.nb.cells[self._index] = self._test_cell
-        results = [o for o in probe.outputs if o.get("output_type") == "display_data"
-                   and RESULT_MIME in o.get("data", {})]
         errors = [o for o in probe.outputs if o.get("output_type") == "error"]
         if errors:
-            error = errors[-1]
-            raise _student_exception(error.get("ename", "Error"), error.get("evalue", ""),
-                                     what)
-        if not results:
+            raise _student_exception(errors[-1].get("ename", "Error"),
+                                     errors[-1].get("evalue", ""), what)
+        channel = uuid.uuid4().hex
+        answers = run_sync(self._ask)("comm_open", {"comm_id": channel,
+                                                    "target_name": COMM_TARGET, "data": {}},
+                                      channel)
+        if not any(isinstance(data, dict) and data.get("opened") for data in answers):
             raise StudentCodeError(f"the notebook gave no result for {what}")
-        return results[-1]["data"][RESULT_MIME]
+        self._channel = channel
+
+    async def _ask(self, msg_type: str, content: dict, comm_id: str) -> list:
+        """Send one shell message; the data of the comm messages it caused, once it is done.
+
+        Done is the kernel's "idle" status for the message. Like a cell, it gets the cell
+        timeout: then the kernel is interrupted and the notebook counts a timed-out cell; a
+        kernel still busy ``INTERRUPT_GRACE`` seconds later raises ``CellTimeoutError``, as
+        does a cell whose kernel ignores the interrupt, and one that died raises
+        ``DeadKernelError``.
+        """
+        message = self.kc.session.msg(msg_type, content)
+        self.kc.shell_channel.send(message)
+        parent = message["header"]["msg_id"]
+        timeout = self.timeout if self.timeout and self.timeout > 0 else None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interrupted = False
+        answers: list = []
+        while True:
+            left = math.inf if deadline is None else deadline - time.monotonic()
+            if left <= 0:  # checked before each read: a flood of output cannot outlast it
+                if interrupted:
+                    raise CellTimeoutError.error_from_timeout_and_cell(
+                        "Cell execution timed out and the kernel ignored the interrupt",
+                        timeout, self._test_cell)
+                self.log.error("Timeout waiting for a test's call (%is); interrupting", timeout)
+                self._cell_timeouts += 1
+                await ensure_async(self.km.interrupt_kernel())
+                interrupted = True
+                deadline = time.monotonic() + INTERRUPT_GRACE
+                continue
+            try:
+                reply = await ensure_async(self.kc.iopub_channel.get_msg(timeout=min(1.0, left)))
+            except Empty:
+                if not await ensure_async(self.km.is_alive()):
+                    raise DeadKernelError("Kernel died") from None
+                continue
+            if reply["parent_header"].get("msg_id") != parent:
+                continue  # a late message of an earlier request, say
+            kind, body = reply["msg_type"], reply["content"]
+            if kind == "comm_msg" and body.get("comm_id") == comm_id:
+                answers.append(body.get("data"))
+            elif kind == "status" and body.get("execution_state") == "idle":
+                return answers
 
     def fetch(self, name: str):
         """The value of a global of the student's kernel, as trusted data."""
         if name in self.references:
             return self.references[name]
         try:
-            data = _outcome_value(self.remote(f"__kl_grader['emit_value']({name})",
+            data = _outcome_value(self.remote({"op": "value", "args": [name]},
                                               what=f"the name {name!r}"), f"the name {name!r}")
         except NameError:
             raise NameError(f"name {name!r} is not defined in your notebook") from None
@@ -374,6 +438,8 @@ class TrustedTestExecute(Execute):
             with contextlib.redirect_stdout(stdout):
                 exec(code, namespace)
             error = None
+        except (CellTimeoutError, DeadKernelError):
+            raise  # no kernel left for the other cells: the notebook ends here (preprocess)
         except Exception as exc:  # a failed test is an error output, as in the kernel
             error = exc
         if stdout.getvalue():

@@ -157,6 +157,44 @@ def _stalls_the_self_check(stall: str) -> str:
             "    if len(_first_input_seen) > 1:\n" + stall + swapped[len(head):])
 
 
+def _misbehaves_in_one_test(action: str) -> str:
+    """A correct kl_divergence of the student's own that does ``action`` when a test calls it
+    with the running example (no cell of the notebook does): the misbehaviour happens in
+    the grader's call, not in a cell."""
+    return ("import numpy as np\n"
+            "def kl_divergence(p, q):\n"
+            "    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)\n"
+            "    if p.tolist() == [0.4, 0.3, 0.2, 0.1]:\n" + action +
+            "    with np.errstate(divide='ignore', invalid='ignore'):\n"
+            "        terms = np.where(p > 0, p * np.log(p / q), 0.0)\n"
+            "    return float(terms.sum())\n")
+
+
+IN_A_TESTS_CALL = {
+    "call_loops": {"kl_divergence": _misbehaves_in_one_test(
+        "        while True:\n"
+        "            pass\n")},
+    "call_traps_interrupt": {"kl_divergence": _misbehaves_in_one_test(
+        "        import time\n"
+        "        while True:\n"
+        "            try:\n"
+        "                time.sleep(0.05)\n"
+        "            except KeyboardInterrupt:\n"
+        "                pass\n")},
+    "call_hard_exit": {"kl_divergence": _misbehaves_in_one_test(
+        "        import os\n"
+        "        os._exit(3)\n")},
+    "call_soft_exit": {"kl_divergence": _misbehaves_in_one_test(
+        "        import sys\n"
+        "        sys.exit('bye')\n")},
+    "call_floods_output": {"kl_divergence": _misbehaves_in_one_test(
+        "        print('x' * 20_000_000)\n")},
+    "call_draws": {"kl_divergence": _misbehaves_in_one_test(
+        "        import matplotlib.pyplot as plt\n"
+        "        plt.plot([0, 1], [1, 0])\n")},
+}
+
+
 # the same wrong answer three times: plain, then stalling the self-check that explains it
 SELF_CHECK_STALLS = {
     "swapped_plain": {"kl_divergence": _stalls_the_self_check("        pass\n")},
@@ -233,7 +271,8 @@ def hostile_class(tmp_path_factory):
     source_nb = nbformat.read(notebook_path(SOLUTIONS, ASSIGNMENT), as_version=4)
     recorder = ConnectionRecorder()
     notebooks = {"full_marks": _full(release_nb, source_nb)}
-    for student, answers in {**_answers(recorder.port), **SELF_CHECK_STALLS}.items():
+    for student, answers in {**_answers(recorder.port), **SELF_CHECK_STALLS,
+                             **IN_A_TESTS_CALL}.items():
         notebooks[student] = fill_release(release_nb, source_nb, answers)
     notebooks["deleted_tests"] = _edited(release_nb, source_nb, _delete_tests)
     notebooks["duplicated_tests"] = _edited(release_nb, source_nb, _duplicate_tests)
@@ -388,3 +427,44 @@ def test_tests_turned_into_markdown_earn_nothing_free(hostile_class):
 def test_empty_notebook_scores_zero(hostile_class):
     result = hostile_class["results"]["empty_notebook"]
     assert (result.status, result.score) == ("graded", 0.0)
+
+
+#: the tests that call kl_divergence with the running example (where it misbehaves)
+RUNNING_EXAMPLE_TESTS = {"ex2_running_example_value", "ex2_direction"}
+
+
+def _failed_tests(result) -> set[str]:
+    return {test.grade_id for test in result.tests
+            if test.score is not None and test.score < test.max_score}  # None: by hand
+
+
+def test_a_call_that_loops_in_a_test_is_interrupted_and_only_that_test_fails(hostile_class):
+    """The test's call is interrupted at the cell timeout, as a cell is; the notebook's
+    status says so, and every other test still runs in the same kernel and counts."""
+    result = hostile_class["results"]["call_loops"]
+    assert result.status == "timeout"
+    assert _failed_tests(result) == RUNNING_EXAMPLE_TESTS
+
+
+def test_a_call_that_ignores_the_interrupt_ends_the_notebook(hostile_class):
+    result = hostile_class["results"]["call_traps_interrupt"]
+    assert (result.status, result.score) == ("timeout", 0.0)
+
+
+def test_a_kernel_that_dies_in_a_tests_call_is_an_error(hostile_class):
+    result = hostile_class["results"]["call_hard_exit"]
+    assert (result.status, result.score) == ("error", 0.0)
+    assert "kernel died" in result.message
+
+
+def test_sys_exit_in_a_tests_call_fails_only_that_test(hostile_class):
+    result = hostile_class["results"]["call_soft_exit"]
+    assert result.status == "graded"
+    assert _failed_tests(result) == RUNNING_EXAMPLE_TESTS
+
+
+@pytest.mark.parametrize("student", ["call_floods_output", "call_draws"])
+def test_printing_or_drawing_in_a_tests_call_costs_nothing(hostile_class, student):
+    """Output made while a test calls a correct function is not an answer: full marks."""
+    result = hostile_class["results"][student]
+    assert (result.status, result.score) == ("graded", _autograded_max())

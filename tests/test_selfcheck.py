@@ -506,16 +506,15 @@ class FakeRemote(RemoteCallable):
         exec(trusted.kernel_preamble(), notebook)  # installs the kernel side as the grader does
         self._kernel = notebook["__kl_grader"]
         self._kernel["install"]({name: func}, inspect.getsource(checks))
-        self._outcomes: list = []
-        self._kernel["emit"] = self._outcomes.append  # instead of IPython's display
         self.__name__, self.calls = name, 0
 
     def __call__(self, *args, **kwargs):
         trusted = self._trusted
         self.calls += 1
         payload = json.dumps(trusted.encode([list(args), kwargs]))
-        self._kernel["call"](self.__name__, payload, None)
-        outcome = json.loads(json.dumps(self._outcomes.pop()))  # as jupyter carries it
+        reply = self._kernel["answer"]({"id": 1, "op": "call",
+                                        "args": [self.__name__, payload, None]})
+        outcome = json.loads(json.dumps(reply["outcome"]))  # as jupyter carries it
         result = trusted._outcome_value(outcome, f"{self.__name__}(...)")
         if isinstance(result, trusted.Reference):
             raise trusted.StudentCodeError(f"{self.__name__} returned a {result.kind}")

@@ -136,16 +136,21 @@ class InvalidDistributionError(ValueError):
 
 
 def _kernel_with(functions: dict):
-    """The kernel side with ``functions`` as the notebook's namespace; outcomes captured."""
+    """The kernel side with ``functions`` as the notebook's namespace."""
     import inspect
 
     from kl_helpers import checks
 
     kernel = _kernel_side()
     kernel["install"](functions, inspect.getsource(checks))
-    outcomes: list = []
-    kernel["emit"] = outcomes.append
-    return kernel, outcomes
+    return kernel
+
+
+def _ask(kernel, op: str, *args):
+    """A request's outcome as the grader receives it (through JSON, as jupyter carries it)."""
+    reply = kernel["answer"](json.loads(json.dumps({"id": 7, "op": op, "args": list(args)})))
+    assert reply["id"] == 7
+    return json.loads(json.dumps(reply["outcome"]))
 
 
 def test_a_students_exception_subclass_is_caught_as_its_builtin_base():
@@ -153,9 +158,9 @@ def test_a_students_exception_subclass_is_caught_as_its_builtin_base():
     def kl_divergence(p, q):
         raise InvalidDistributionError("p has a negative entry")
 
-    kernel, outcomes = _kernel_with({"kl_divergence": kl_divergence})
-    kernel["call"]("kl_divergence", json.dumps(encode([[[-1.0, 2.0], [0.5, 0.5]], {}])), None)
-    outcome = json.loads(json.dumps(outcomes.pop()))
+    kernel = _kernel_with({"kl_divergence": kl_divergence})
+    outcome = _ask(kernel, "call", "kl_divergence",
+                   json.dumps(encode([[[-1.0, 2.0], [0.5, 0.5]], {}])), None)
     with pytest.raises(ValueError, match="raised InvalidDistributionError: p has a negative"):
         _outcome_value(outcome, "kl_divergence(...)")
 
@@ -168,10 +173,10 @@ def test_the_nearest_constructible_builtin_is_raised(raised, expected):
     def student():
         raise raised
 
-    kernel, outcomes = _kernel_with({"student": student})
-    kernel["call"]("student", json.dumps(encode([[], {}])), None)
+    kernel = _kernel_with({"student": student})
+    outcome = _ask(kernel, "call", "student", json.dumps(encode([[], {}])), None)
     with pytest.raises(expected) as info:
-        _outcome_value(json.loads(json.dumps(outcomes.pop())), "student(...)")
+        _outcome_value(outcome, "student(...)")
     assert not isinstance(info.value, StopIteration)  # it would end a loop in the test silently
 
 
@@ -182,16 +187,66 @@ def test_a_watched_call_reports_the_reference_it_ran():
     def kl_divergence(p, q):
         return importlib.import_module("kl_" + "helpers").kl_divergence(p, q)
 
-    kernel, outcomes = _kernel_with({"kl_divergence": kl_divergence})
+    kernel = _kernel_with({"kl_divergence": kl_divergence})
     payload = json.dumps(encode([[[0.5, 0.5], [0.9, 0.1]], {}]))
-    kernel["call"]("kl_divergence", payload, None)  # not watched: no assert_own_work yet
-    assert outcomes.pop()["delegations"] == []
-    kernel["call"]("kl_divergence", payload, ("scipy.special.rel_entr",))
-    outcome = outcomes.pop()
+    # not watched: no assert_own_work yet
+    assert _ask(kernel, "call", "kl_divergence", payload, None)["delegations"] == []
+    outcome = _ask(kernel, "call", "kl_divergence", payload, ["scipy.special.rel_entr"])
     assert outcome["value"] == pytest.approx(0.5108256238)
     assert outcome["delegations"] == [
         "while the tests ran, your function 'kl_divergence' called the course's reference "
         "kl_helpers.divergences.kl_divergence"]
+
+
+def test_an_unknown_name_comes_back_as_a_name_error():
+    kernel = _kernel_with({"defined": 1.5})
+    assert decode(_ask(kernel, "value", "defined")["value"]) == 1.5
+    with pytest.raises(NameError):
+        _outcome_value(_ask(kernel, "value", "missing"), "the name 'missing'")
+
+
+@pytest.mark.parametrize("stop", [SystemExit("bye"), KeyboardInterrupt()])
+def test_a_call_that_exits_or_is_interrupted_is_answered(stop):
+    """sys.exit() in a student's function, or the interrupt at a call's timeout, becomes
+    the call's error: the kernel side still answers, and the kernel goes on."""
+    def student():
+        raise stop
+
+    outcome = _ask(_kernel_with({"student": student}), "call", "student",
+                   json.dumps(encode([[], {}])), None)
+    with pytest.raises(StudentCodeError, match=f"raised {type(stop).__name__}"):
+        _outcome_value(outcome, "student(...)")
+
+
+@pytest.mark.parametrize("request_", [{"op": "delete_everything", "args": []},
+                                      {"args": []}, ["call"], None])
+def test_a_malformed_request_gets_an_error_outcome(request_):
+    kernel = _kernel_with({})
+    outcome = json.loads(json.dumps(kernel["answer"](request_)["outcome"]))
+    assert set(outcome) == {"raised"}
+
+
+def test_figures_drawn_in_a_call_are_closed_and_the_notebooks_are_kept():
+    """A figure the student's function draws while a test calls it is not left open, where
+    the notebook's next plotting cell would draw on it; figures the notebook made stay."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def draws(x):
+        plt.figure()
+        plt.plot([0, 1], [x, 0])
+        return x
+
+    plt.close("all")
+    notebook_figure = plt.figure()
+    try:
+        outcome = _ask(_kernel_with({"draws": draws}), "call", "draws",
+                       json.dumps(encode([[2.0], {}])), None)
+        assert decode(outcome["value"]) == 2.0
+        assert plt.get_fignums() == [notebook_figure.number]
+    finally:
+        plt.close("all")
 
 
 # -- failed tests explained by the self-check (no kernel: the kernel side runs here) --------
@@ -213,14 +268,12 @@ class _InProcessRunner(TrustedTestExecute):
     def __init__(self, functions: dict, assignment: str = "01_definition"):
         super().__init__()
         self.start_notebook({"nbgrader": {"assignment": assignment}})
-        self.kernel, self.outcomes = _kernel_with(functions)
-        self.notebook = {**functions, "__kl_grader": self.kernel}
+        self.kernel = _kernel_with(functions)
         self.calls: list[str] = []
 
-    def remote(self, code, *, what):
+    def remote(self, request, *, what):
         self.calls.append(what)
-        exec(code, self.notebook)
-        return json.loads(json.dumps(self.outcomes.pop()))  # as jupyter's messages carry it
+        return _ask(self.kernel, request["op"], *request["args"])
 
 
 def _test_cell(source: str, grade_id: str = "ex2_running_example_value"):
@@ -338,8 +391,8 @@ class _SlowKernelRunner(_InProcessRunner):
         self.lost = lost
         self.timeouts_seen: list = []
 
-    def remote(self, code, *, what):
-        if "__kl_grader['call']" in code and self._explaining:
+    def remote(self, request, *, what):
+        if request["op"] == "call" and self._explaining:
             self.timeouts_seen.append(self.timeout)
             self.calls.append(what)
             if self.lost:
@@ -347,7 +400,7 @@ class _SlowKernelRunner(_InProcessRunner):
                 raise DeadKernelError("Kernel died")
             self._cell_timeouts += 1  # what _async_handle_timeout does
             raise StudentCodeError("the notebook gave no result for kl_divergence(...)")
-        return super().remote(code, what=what)
+        return super().remote(request, what=what)
 
     _explaining = False
 

@@ -74,6 +74,8 @@ for pid in os.listdir('/proc'):
             pass
 print('FOUND', found)
 print('RANDOM', np.random.random())
+import gc
+print('GC', gc.isenabled(), gc.get_freeze_count() > 0)
 """
 
 
@@ -132,6 +134,11 @@ def test_each_kernel_draws_its_own_random_numbers(two_in_turn):
     first = _line(_printed(two_in_turn["out"], "a_leaves_traces"), "RANDOM")
     second = _line(_printed(two_in_turn["out"], "b_looks_for_traces"), "RANDOM")
     assert first != second
+
+
+def test_the_collector_runs_and_skips_the_templates_objects(two_in_turn):
+    """The kernel collects its own garbage; what it inherited from the template is frozen."""
+    assert _line(_printed(two_in_turn["out"], "b_looks_for_traces"), "GC") == "GC True True"
 
 
 def test_background_processes_do_not_outlive_grading(two_in_turn):

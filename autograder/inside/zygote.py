@@ -6,8 +6,8 @@ Usage (by ``autograder.sandbox.zygote_argv``):
 It imports the modules listed (the kernel machinery and the course libraries: see
 ``autograder.policy.PRELOAD``), does their first-use work once
 (``autograder.inside.warm_up``), freezes what it holds out of the garbage collector's
-reach (``gc.freeze``: kernels collect only their own objects), prints ``{"ready": true, "warm_up_failures": [...]}``,
-then serves kernel requests on the Unix socket ``SOCKET`` (root only: mode 0600): one
+reach (``gc.freeze``: kernels collect only their own objects), prints
+``{"ready": true, "warm_up_failures": [...]}``, then serves kernel requests on the Unix socket ``SOCKET`` (root only: mode 0600): one
 JSON request per connection, answered with the forked child's pid. It never runs student
 code itself. Each child, before any student code runs:
 

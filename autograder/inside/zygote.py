@@ -7,9 +7,10 @@ It imports the modules listed (the kernel machinery and the course libraries: se
 ``autograder.policy.PRELOAD``), does their first-use work once
 (``autograder.inside.warm_up``), freezes what it holds out of the garbage collector's
 reach (``gc.freeze``: kernels collect only their own objects), prints
-``{"ready": true, "warm_up_failures": [...]}``, then serves kernel requests on the Unix socket ``SOCKET`` (root only: mode 0600): one
-JSON request per connection, answered with the forked child's pid. It never runs student
-code itself. Each child, before any student code runs:
+``{"ready": true, "warm_up_failures": [...]}``, then serves kernel requests on the Unix
+socket ``SOCKET`` (root only: mode 0600): one JSON request per connection, answered
+with the forked child's pid. It never runs student code itself. Each child, before any
+student code runs:
 
 * takes a private mount and IPC namespace: an emptied ``/tmp`` (the course's own
   folders mounted under it excepted), a fresh ``/dev/shm`` of its own and no SysV IPC

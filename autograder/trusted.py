@@ -48,11 +48,12 @@ from queue import Empty
 
 import nbformat
 from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Float, List, Unicode
+from traitlets import Float, List, Type, Unicode
 
 from kl_helpers import checks, selfcheck
 from kl_helpers.checks import DelegationError, RemoteCallable, delegation_message
@@ -196,6 +197,32 @@ DIAGNOSIS_INTRO = "The self-check for {name} found: "
 #: Seconds to wait for the IOPub message that shows a started kernel's IOPub is connected
 IOPUB_CHECK = 0.05
 
+#: Longest single wait on a kernel socket: a message whose arrival went unsignalled is
+#: found at the end of the slice it arrived in
+POLL_SLICE = 0.1
+
+
+class SlicedWaitChannel(AsyncZMQSocketChannel):
+    """jupyter_client's asynchronous channel, whose waits cannot outlast a message.
+
+    A message can arrive on a socket without waking the wait for it: nbclient sends on the
+    shell channel while it waits there for a cell's reply (it answers the kernel's Output
+    widgets), and the reply that comes in meanwhile went unnoticed until the wait's
+    timeout, the whole cell timeout, although it had arrived (about one notebook in 80 of
+    01_definition stalled for the 10 s timeout at its sliders cell, then went on as if
+    nothing had happened). Waiting in slices of ``POLL_SLICE`` looks at the socket again
+    at the end of each slice; the timeout as a whole is unchanged.
+    """
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = math.inf if deadline is None else max(0.0, deadline - time.monotonic())
+            if await self.socket.poll(int(min(left, POLL_SLICE) * 1000)):
+                return await self._recv()
+            if left <= POLL_SLICE:
+                raise Empty
+
 
 class PromptKernelClient(AsyncKernelClient):
     """jupyter_client's kernel client, told sooner that a started kernel is ready.
@@ -206,7 +233,11 @@ class PromptKernelClient(AsyncKernelClient):
     drain: nbclient only reads IOPub messages whose parent is the cell it runs. Here the
     first IOPub message after a kernel_info reply is enough, and a lost one (sent before
     the subscription was in place) is asked for again after ``IOPUB_CHECK`` seconds.
+    Its shell and IOPub channels wait in slices (``SlicedWaitChannel``).
     """
+
+    shell_channel_class = Type(SlicedWaitChannel)
+    iopub_channel_class = Type(SlicedWaitChannel)
 
     async def _prompt_wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (float("inf") if timeout is None else timeout)

@@ -453,3 +453,71 @@ def test_no_check_runs_near_the_notebooks_deadline():
     runner._run_test_here(cell)
     runner._explain_failures()
     assert "The self-check for kl_divergence found: " in _error(cell)["evalue"]
+
+
+# -- waiting on the kernel's sockets ----------------------------------------------------------
+
+class _LateSignalSocket:
+    """A socket whose message is there all along, but whose polls say so only from the
+    ``signalled_on``-th on (a wake-up lost while the same socket sent); each poll that
+    says nothing lasts its whole timeout, as a real one does."""
+
+    def __init__(self, signalled_on: int) -> None:
+        self.signalled_on, self.polls = signalled_on, []
+
+    async def poll(self, timeout_ms):
+        import asyncio
+
+        self.polls.append(timeout_ms)
+        if len(self.polls) >= self.signalled_on:
+            return 1
+        await asyncio.sleep(timeout_ms / 1000)
+        return 0
+
+
+def _waiting_on(socket):
+    from autograder.trusted import SlicedWaitChannel
+
+    channel = SlicedWaitChannel.__new__(SlicedWaitChannel)  # no zmq socket, no session
+    channel.socket = socket
+
+    async def receive():
+        return {"msg_type": "execute_reply"}
+
+    channel._recv = receive
+    return channel
+
+
+def test_a_message_that_arrived_unsignalled_is_taken_at_the_end_of_a_slice():
+    """The wait for a cell's reply does not last the cell timeout when the reply is there."""
+    import asyncio
+    import time
+
+    from autograder.trusted import POLL_SLICE
+
+    socket = _LateSignalSocket(signalled_on=3)
+    start = time.monotonic()
+    reply = asyncio.run(_waiting_on(socket).get_msg(timeout=10.0))
+    assert reply == {"msg_type": "execute_reply"}
+    assert time.monotonic() - start < 10 * POLL_SLICE
+    assert len(socket.polls) == 3 and max(socket.polls) <= POLL_SLICE * 1000
+
+
+def test_with_nothing_to_take_the_wait_still_ends_at_its_timeout():
+    import asyncio
+    import time
+    from queue import Empty
+
+    socket = _LateSignalSocket(signalled_on=10**9)
+    start = time.monotonic()
+    with pytest.raises(Empty):
+        asyncio.run(_waiting_on(socket).get_msg(timeout=0.35))
+    assert 0.3 <= time.monotonic() - start < 0.8
+
+
+def test_the_graders_kernel_client_waits_in_slices_on_shell_and_iopub():
+    from autograder.trusted import PromptKernelClient, SlicedWaitChannel
+
+    client = PromptKernelClient()
+    assert client.shell_channel_class is SlicedWaitChannel
+    assert client.iopub_channel_class is SlicedWaitChannel

@@ -289,17 +289,19 @@ class TrustedTestExecute(Execute):
         return km
 
     async def _async_handle_timeout(self, timeout, cell=None):
-        self.log.error("Timeout waiting for execute reply (%is); interrupting", timeout)
-        self._cell_timeouts += 1
-        await ensure_async(self.km.interrupt_kernel())
+        await self._interrupt_at_timeout(timeout, "execute reply")
         try:
             # an interrupted cell replies at once (KeyboardInterrupt); drain that reply
             await ensure_async(self.kc.shell_channel.get_msg(timeout=INTERRUPT_GRACE))
         except Empty:
-            raise CellTimeoutError.error_from_timeout_and_cell(
-                "Cell execution timed out and the kernel ignored the interrupt", timeout,
-                cell) from None
+            raise _interrupt_ignored(timeout, cell) from None
         return {"content": {**self.error_on_timeout, "status": "error"}}
+
+    async def _interrupt_at_timeout(self, timeout, waiting_for: str) -> None:
+        """What a cell's timeout does, for a cell or a test's call: counted, interrupted."""
+        self.log.error("Timeout waiting for %s (%is); interrupting", waiting_for, timeout)
+        self._cell_timeouts += 1
+        await ensure_async(self.km.interrupt_kernel())
 
     def start_notebook(self, resources=None) -> None:
         """Forget the previous notebook: what is kept per notebook starts empty here."""
@@ -403,7 +405,7 @@ class TrustedTestExecute(Execute):
         message = self.kc.session.msg(msg_type, content)
         self.kc.shell_channel.send(message)
         parent = message["header"]["msg_id"]
-        timeout = self.timeout if self.timeout and self.timeout > 0 else None
+        timeout = self._get_timeout(self._test_cell)
         deadline = None if timeout is None else time.monotonic() + timeout
         interrupted = False
         answers: list = []
@@ -411,20 +413,15 @@ class TrustedTestExecute(Execute):
             left = math.inf if deadline is None else deadline - time.monotonic()
             if left <= 0:  # checked before each read: a flood of output cannot outlast it
                 if interrupted:
-                    raise CellTimeoutError.error_from_timeout_and_cell(
-                        "Cell execution timed out and the kernel ignored the interrupt",
-                        timeout, self._test_cell)
-                self.log.error("Timeout waiting for a test's call (%is); interrupting", timeout)
-                self._cell_timeouts += 1
-                await ensure_async(self.km.interrupt_kernel())
+                    raise _interrupt_ignored(timeout, self._test_cell)
+                await self._interrupt_at_timeout(timeout, "a test's call")
                 interrupted = True
                 deadline = time.monotonic() + INTERRUPT_GRACE
                 continue
             try:
                 reply = await ensure_async(self.kc.iopub_channel.get_msg(timeout=min(1.0, left)))
             except Empty:
-                if not await ensure_async(self.km.is_alive()):
-                    raise DeadKernelError("Kernel died") from None
+                await self._async_check_alive()  # DeadKernelError, as for a cell
                 continue
             if reply["parent_header"].get("msg_id") != parent:
                 continue  # a late message of an earlier request, say
@@ -590,6 +587,12 @@ class _DiagnosedFunction:
             runner.timeout = timeout
             runner._cell_timeouts = interrupted  # the explaining never makes a timeout
         return value
+
+
+def _interrupt_ignored(timeout, cell) -> CellTimeoutError:
+    """The error that ends a notebook whose kernel went on past the interrupt."""
+    return CellTimeoutError.error_from_timeout_and_cell(
+        "Cell execution timed out and the kernel ignored the interrupt", timeout, cell)
 
 
 def _student_exception(ename: str, evalue: str, what: str) -> Exception:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import socket
+import textwrap
 import threading
 
 import nbformat
@@ -19,6 +20,14 @@ from autograder.sample_class import fill_release
 from autograder.sandbox import sandbox_problem
 
 ASSIGNMENT = "01_definition"
+
+#: A loop that catches the interrupt sent at the cell timeout and goes on
+TRAPS_INTERRUPTS = ("import time\n"
+                    "while True:\n"
+                    "    try:\n"
+                    "        time.sleep(0.05)\n"
+                    "    except KeyboardInterrupt:\n"
+                    "        pass\n")
 
 pytestmark = pytest.mark.skipif(sandbox_problem() is not None,
                                 reason=f"no sandbox here: {sandbox_problem()}")
@@ -91,13 +100,7 @@ def _answers(port: int) -> dict[str, dict[str, str]]:
             "        children += 1\n"
             "except OSError as exc:\n"
             "    print('fork refused after', children, 'children:', exc)\n")},
-        "swallows_interrupt": {"kl_divergence": (
-            "import time\n"
-            "while True:\n"
-            "    try:\n"
-            "        time.sleep(0.05)\n"
-            "    except KeyboardInterrupt:\n"
-            "        pass\n")},
+        "swallows_interrupt": {"kl_divergence": TRAPS_INTERRUPTS},
         "hard_exit": {"kl_divergence": "import os\nos._exit(3)\n"},
         "segfault": {"kl_divergence": "import ctypes\nctypes.string_at(0)\n"},
         "soft_exit": {"kl_divergence": "import sys\nsys.exit('bye')\n"},
@@ -175,12 +178,7 @@ IN_A_TESTS_CALL = {
         "        while True:\n"
         "            pass\n")},
     "call_traps_interrupt": {"kl_divergence": _misbehaves_in_one_test(
-        "        import time\n"
-        "        while True:\n"
-        "            try:\n"
-        "                time.sleep(0.05)\n"
-        "            except KeyboardInterrupt:\n"
-        "                pass\n")},
+        textwrap.indent(TRAPS_INTERRUPTS, " " * 8))},
     "call_hard_exit": {"kl_divergence": _misbehaves_in_one_test(
         "        import os\n"
         "        os._exit(3)\n")},
@@ -202,12 +200,7 @@ SELF_CHECK_STALLS = {
         "        import time\n"
         "        time.sleep(600)\n")},
     "swapped_traps_check": {"kl_divergence": _stalls_the_self_check(
-        "        import time\n"
-        "        while True:\n"
-        "            try:\n"
-        "                time.sleep(0.05)\n"
-        "            except KeyboardInterrupt:\n"
-        "                pass\n")},
+        textwrap.indent(TRAPS_INTERRUPTS, " " * 8))},
 }
 
 

@@ -123,7 +123,7 @@ def apply_grading_policy(c: Config, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT)
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
         "autograder.preprocessors.TruncateLargeOutputs",
-        "nbgrader.preprocessors.SaveAutoGrades",
+        "autograder.preprocessors.OneCommitSaveAutoGrades",
         "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]

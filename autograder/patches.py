@@ -6,8 +6,9 @@ which checks the installed versions of the libraries every patch was written for
 refuses loudly (``PatchError``) when one differs: a patch of a private API must be
 re-read against the new version before the pin in ``pyproject.toml`` moves. The course's
 subclasses of private APIs (``autograder.feedback.FeedbackExporter``,
-``autograder.trusted.TrustedTestExecute``, ``autograder.zygote.ZygoteProvisioner``) are
-guarded here too, though they patch nothing.
+``autograder.trusted.TrustedTestExecute``, ``autograder.zygote.ZygoteProvisioner``,
+``autograder.preprocessors.OneCommitSaveAutoGrades``) are guarded here too, though they
+patch nothing.
 
 Measured on the 2-core course machine, before these changes:
 
@@ -62,6 +63,7 @@ WRITTEN_FOR = {
                                                    "fastjsonschema": "2.22.3"},
     "feedback exporter (autograder.feedback)": {"nbconvert": "7.17.2"},
     "trusted test runner (autograder.trusted)": {"nbgrader": "0.9.6", "nbclient": "0.11.0"},
+    "scores saved in one commit (autograder.preprocessors)": {"nbgrader": "0.9.6"},
     "kernel template provisioner (autograder.zygote)": {"jupyter_client": "8.10.0"},
     "kernel client ready sooner (autograder.trusted)": {"jupyter_client": "8.10.0"},
 }

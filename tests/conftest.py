@@ -171,6 +171,7 @@ MODULE_MARKERS: dict[str, tuple[str, ...]] = {
     "test_own_work_rules.py": ("unit",),  # parses the solution notebooks' cells, runs none
     "test_patches.py": ("unit",),  # autograder.patches: in-process and `python -c` checks
     "test_policy.py": ("grading",),  # policy checks, and its limits seen by a graded kernel
+    "test_preprocessors.py": ("unit",),  # one-commit SaveAutoGrades vs nbgrader's, in SQLite
     "test_postgres.py": ("postgres", "grading"),  # a throwaway PostgreSQL gradebook
     "test_regrade.py": ("grading",),  # grades twice, and after a SIGKILLed grader
     "test_release.py": ("notebooks",),  # nbgrader generate_assignment into a fresh release

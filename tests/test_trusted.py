@@ -521,3 +521,34 @@ def test_the_graders_kernel_client_waits_in_slices_on_shell_and_iopub():
     client = PromptKernelClient()
     assert client.shell_channel_class is SlicedWaitChannel
     assert client.iopub_channel_class is SlicedWaitChannel
+
+
+def test_a_channel_connected_before_the_kernel_listens_retries_soon(tmp_path):
+    """The grader's sockets retry a kernel that was not listening yet after RECONNECT_MS."""
+    import asyncio
+
+    import zmq
+    import zmq.asyncio
+
+    from autograder.trusted import RECONNECT_MS, PromptKernelClient
+
+    context = zmq.asyncio.Context()
+    client = PromptKernelClient(context=context, transport="ipc", ip=str(tmp_path / "k"),
+                                shell_port=1, iopub_port=2)
+    shell = client._create_connected_socket("shell", identity=b"grader")
+    kernel = context.socket(zmq.ROUTER)
+
+    async def exchange():
+        kernel.bind(client._make_url("shell"))  # the kernel listens only now
+        await shell.send(b"kernel_info_request")
+        assert await kernel.poll(10_000), "the message never reached the late kernel"
+        return await kernel.recv_multipart()
+
+    try:
+        assert shell.getsockopt(zmq.RECONNECT_IVL) == RECONNECT_MS < 100  # zmq's default
+        assert shell.identity == b"grader" and shell.linger == 1000  # as jupyter_client's
+        assert asyncio.run(exchange()) == [b"grader", b"kernel_info_request"]
+    finally:
+        shell.close(linger=0)
+        kernel.close(linger=0)
+        context.term()

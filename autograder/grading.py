@@ -116,7 +116,7 @@ def _grade(paths: CoursePaths, out: Path, students: list[str], assignments: list
            options: GradingOptions, progress: Progress | None) -> list[AssignmentResult]:
     db_url = options.db_url or sqlite_url(paths.work)
     assignments = assignments or list_assignments(paths.source)
-    # the local pool starts now: its processes import nbgrader while this one generates
+    # the local pool's fork server starts now: it imports nbgrader while this one generates
     pool = None if options.scheduler else LocalPool(
         min(options.workers, max(len(students) * len(assignments), 1)),
         functools.partial(grading_worker, sandbox=options.sandbox))

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 
 from .job import GradingJob
@@ -95,19 +96,28 @@ def _die_with_parent(worker) -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-class LocalPool:
-    """``workers`` grading processes, started at once (they import while the caller works).
+#: What the fork server imports before it forks the workers (see ``worker_preload``)
+PRELOAD = ["autograder.worker_preload"]
 
-    ``make_worker`` must be importable by name (processes are spawned); the default
-    builds a ``GradingWorker``.
+
+class LocalPool:
+    """``workers`` grading processes, forked by a fork server that imports meanwhile.
+
+    The processes come from ``multiprocessing``'s fork server, a fresh single-threaded
+    process (never a fork of the caller, whose threads and state are not the workers'
+    business) that imports the grading code once (``PRELOAD``) while the caller works;
+    every worker is a fork of it. The first ``run`` starts the workers. ``make_worker``
+    must be importable by name; the default builds a ``GradingWorker``.
     """
 
     def __init__(self, workers: int, make_worker: Callable = grading_worker) -> None:
-        self._context = multiprocessing.get_context("spawn")
+        self._context = multiprocessing.get_context("forkserver")
+        # only the first pool of a process starts the server: later ones reuse it
+        self._context.set_forkserver_preload(PRELOAD)
+        forkserver.ensure_running()  # it imports while the caller generates the assignments
         self._make_worker = make_worker
+        self._workers = workers
         self._procs: dict[int, tuple[multiprocessing.Process, Connection]] = {}
-        for slot in range(workers):
-            self._start(slot)
 
     def _start(self, slot: int) -> None:
         ours, theirs = self._context.Pipe()
@@ -120,6 +130,9 @@ class LocalPool:
     def run(self, jobs: Iterable[GradingJob]) -> Iterator[AssignmentResult]:
         """Yield the result of every job, in the order they finish."""
         waiting = list(jobs)
+        for slot in range(self._workers):
+            if slot not in self._procs:
+                self._start(slot)
         # the slots still working, and each one's job (None: starting up, or idle)
         assigned: dict[int, GradingJob | None] = dict.fromkeys(self._procs)
         started: set[int] = set()  # slots whose current process has said it is ready

@@ -61,11 +61,11 @@ class GradingWorker:
         return SANDBOX_UID_BASE + self.slot
 
     def warm_up(self) -> None:
-        """Import now what grading a first notebook would import later.
+        """Import now what grading a first notebook would import later, start the template.
 
-        Run first in each new worker process, while the grader generates the assignments,
-        so those imports (and, when the jobs will use it, the kernel template's start)
-        use a core that would otherwise wait.
+        Run first in each new worker process, before its first job. In the local pool the
+        imports are done already (its fork server preloads them, see
+        ``autograder.worker_preload``); a Dask worker does them here.
         """
         import nbclient  # noqa: F401 -- runs the kernel
         from nbconvert.exporters import HTMLExporter  # noqa: F401 -- feedback pages

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,21 @@ class NeverStarts(FakeWorker):
         os._exit(6)
 
 
+class ReportsImports(FakeWorker):
+    """A worker that says which of the grading modules its process had when it began."""
+
+    MODULES = ("autograder.trusted", "autograder.feedback", "autograder.worker", "nbclient")
+
+    def __init__(self, start_marker: Path | None, slot: int) -> None:
+        super().__init__(start_marker, slot)
+        # this test module imports none of them: only the fork server's preload can have
+        self.found = [name for name in self.MODULES if name in sys.modules]
+
+    def grade(self, job: GradingJob) -> AssignmentResult:
+        return AssignmentResult(job.student, job.assignment, "graded", 1.0, 1.0,
+                                ",".join(self.found))
+
+
 def _jobs(*students: str) -> list[GradingJob]:
     return [GradingJob(s, "01", PATHS, "sqlite://", 1.0, 10, 60) for s in students]
 
@@ -79,6 +95,12 @@ def test_a_worker_dying_at_start_up_loses_no_job(tmp_path):
     results = _run(functools.partial(FakeWorker, tmp_path / "started"), _jobs("a", "b", "c"))
     assert {s: r.status for s, r in results.items()} == dict.fromkeys("abc", "graded")
     assert (tmp_path / "started").exists()
+
+
+def test_workers_begin_with_the_grading_code_imported_once_by_the_fork_server():
+    """Workers are forked from a server that imported the grading modules beforehand."""
+    results = _run(functools.partial(ReportsImports, None), _jobs("a", "b", "c", "d"))
+    assert {r.message for r in results.values()} == {",".join(ReportsImports.MODULES)}
 
 
 def test_no_jobs_end_at_once():

@@ -39,8 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from traitlets.config import Config
+from solution_times import solution_client  # this folder: the scripts run from it
 
 from autograder.config import COURSE_ID, REPO_ROOT, ensure_venv_on_path, list_assignments
 from autograder.grading import GradingOptions, grade_class
@@ -99,12 +98,7 @@ def own_seconds(assignment: str) -> float:
     path = REPO_ROOT / "solutions" / assignment / f"{assignment}.ipynb"
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory(prefix="kl-own-", dir="/tmp") as sockets:
-        config = Config()
-        # Unix sockets, as the grader's kernels use (and no warning about plain TCP)
-        config.KernelManager.transport = "ipc"
-        config.KernelManager.ip = str(Path(sockets) / "kernel")
-        client = NotebookClient(nb, timeout=300, kernel_name="python3", config=config,
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = solution_client(nb, path, sockets)
         with client.setup_kernel():
             start = time.perf_counter()
             for index, cell in enumerate(nb.cells):

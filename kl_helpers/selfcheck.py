@@ -530,7 +530,8 @@ class CheckResult:
                     "`raise NotImplementedError()` with your code, run the cell, then run "
                     "this check again.")
         lines = [f"{name} failed {len(failures)} of {len(self.cases)} self-check cases "
-                 "(fix the first one first, then run the check again)."]
+                 "(start with the first: fixing it often fixes the others; then run this "
+                 "check again)."]
         seen: dict[str, int] = {}
         for number, case in enumerate(failures, 1):
             cause = case.diagnosis

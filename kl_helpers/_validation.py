@@ -395,6 +395,40 @@ def check_shape(arr: np.ndarray, name: str, shape: tuple[int, ...], why: str = "
         raise ValueError(f"{name} must have shape {shape}{why}, got shape {arr.shape}")
 
 
+def index_array(x, name: str, count: int, *, shape: tuple[int, ...] | None = None,
+                why: str = "") -> np.ndarray:
+    """``x`` as a new int64 array of indices into ``count`` items (actions, states, classes).
+
+    Integer arrays and arrays of whole floating-point numbers (``[0, 2]``, ``[1.0]``) are
+    accepted; booleans, strings and fractions are not. With ``shape``, the array must have
+    that shape (``why`` says why, as for ``check_shape``); without it, it must have at
+    least one entry.
+
+    Raises:
+        ValueError: "{name} must be integer indices, got dtype ...", "{name} must have
+            shape ...", "{name} must have at least one entry", "{name} must be whole
+            numbers (indices), got 0.5 at index i" or "{name} must be integers in
+            0 .. {count - 1}, got 7 at index i".
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":  # "b" (booleans) is not among them
+        raise ValueError(f"{name} must be integer indices, got dtype {arr.dtype}")
+    if shape is not None:
+        check_shape(arr, name, shape, why)
+    elif arr.size == 0:
+        raise ValueError(f"{name} must have at least one entry")
+    if arr.dtype.kind == "f":
+        reject_where(arr, name, ~(np.isfinite(arr) & (arr == np.round(arr))),
+                     "whole numbers (indices)")
+    indices = arr.astype(np.int64)
+    outside = (indices < 0) | (indices >= count)
+    if outside.any():
+        location, value = first_offender(indices, outside)
+        raise ValueError(f"{name} must be integers in 0 .. {count - 1}, "
+                         f"got {int(value)}{location}")
+    return indices
+
+
 def same_shape(arrays: dict[str, np.ndarray]) -> None:
     """Require every array of ``{name: array}`` to have the same shape (no broadcasting).
 

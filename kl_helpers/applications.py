@@ -27,8 +27,8 @@ import numpy as np
 from ._validation import (
     broadcast_shape,
     check_shape,
-    first_offender,
     float_array,
+    index_array,
     one_dimensional,
     positive_array,
     positive_scalar,
@@ -77,21 +77,8 @@ def _logit_pair(student_logits, teacher_logits) -> tuple[np.ndarray, np.ndarray]
 
 
 def _labels(labels, n_classes: int, batch_shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(labels)
-    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
-        raise ValueError(f"labels must be integer class indices, got dtype {arr.dtype}")
-    check_shape(arr, "labels", batch_shape, " (one class index per row of the logits)")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
-        raise ValueError("labels must be whole numbers (class indices)")
-    arr = arr.astype(np.int64)
-    outside = (arr < 0) | (arr >= n_classes)
-    if outside.any():
-        location, value = first_offender(arr, outside)
-        raise ValueError(
-            f"labels must lie in [0, {n_classes - 1}] for {n_classes} classes, "
-            f"got {int(value)}{location}"
-        )
-    return arr
+    return index_array(labels, "labels", n_classes, shape=batch_shape,
+                       why=" (one class index per row of the logits)")
 
 
 def _observations(x) -> np.ndarray:

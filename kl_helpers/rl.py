@@ -32,6 +32,7 @@ from ._validation import (
     check_shape,
     first_offender,
     float_array,
+    index_array,
     integer_at_least,
     nonnegative_scalar,
     one_dimensional,
@@ -243,11 +244,8 @@ def estimator_logit_gradients(logits, ref_probs, actions) -> dict[str, np.ndarra
         ValueError: naming the argument for invalid logits, distributions or actions.
     """
     log_pi, log_ref = _softmax_policy(logits, ref_probs)
-    a = np.asarray(actions)
-    if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"actions must be a non-empty 1-D array of integers, got {actions!r}")
-    if np.any((a < 0) | (a >= log_pi.size)):
-        raise ValueError(f"actions must lie in [0, {log_pi.size}), got {a.min()}..{a.max()}")
+    a = one_dimensional(index_array(actions, "actions", log_pi.size), "actions",
+                        "one sampled action per entry")
     score = np.eye(log_pi.size)[a] - np.exp(log_pi)  # grad log pi(a), one row per sample
     log_r = (log_ref - log_pi)[a][:, None]
     return {"k1": score, "k2": -log_r * score, "k3": -np.expm1(log_r) * score}
@@ -373,14 +371,10 @@ def ppo_kl_penalty_from_tables(pi_old, pi_new, actions, advantages, beta: float)
     if old.ndim != 2:
         raise ValueError(f"pi_old must be 2-D (n samples, k actions), got shape {old.shape}")
     same_shape({"pi_new": new, "pi_old": old})
-    acts = float_array(actions, "actions")
-    check_shape(acts, "actions", (old.shape[0],))
-    if np.any(acts != np.round(acts)) or np.any(acts < 0) or np.any(acts >= old.shape[1]):
-        raise ValueError(f"actions must be integers in 0 .. {old.shape[1] - 1}")
+    idx = index_array(actions, "actions", old.shape[1], shape=(old.shape[0],))
     adv = float_array(advantages, "advantages")
-    check_shape(adv, "advantages", acts.shape)
+    check_shape(adv, "advantages", idx.shape)
     rows = np.arange(old.shape[0])
-    idx = acts.astype(int)
     if np.any(old[rows, idx] == 0):
         raise ValueError("pi_old gives probability 0 to a taken action: the ratio is undefined")
     ratio = new[rows, idx] / old[rows, idx]
@@ -791,9 +785,8 @@ def contextual_bandit_sample(pi_old, success_probs, states, uniforms):
     pi = float_array(pi_old, "pi_old")
     p = _bandit_table(success_probs)
     same_shape({"pi_old": pi, "success_probs": p})
-    s = np.asarray(states)
-    if s.ndim != 1 or s.dtype.kind not in "iu" or np.any(s < 0) or np.any(s >= p.shape[0]):
-        raise ValueError(f"states must be a 1-D array of integers in 0 .. {p.shape[0] - 1}")
+    s = one_dimensional(index_array(states, "states", p.shape[0]), "states",
+                        "one state per sample")
     u = float_array(uniforms, "uniforms")
     check_shape(u, "uniforms", (s.size, 2), "one pair of uniform numbers per sample")
     actions = np.sum(np.cumsum(pi[s], axis=1)[:, :-1] <= u[:, :1], axis=1)
@@ -817,10 +810,8 @@ def state_mean_advantages(states, rewards, n_states: int) -> np.ndarray:
             ``rewards`` is not one-dimensional or not finite, or ``n_states`` < 1.
     """
     n_states = integer_at_least(n_states, "n_states", 1)
-    s = np.asarray(states)
     r = one_dimensional(float_array(rewards, "rewards"), "rewards", "one per sample")
-    if s.shape != r.shape or s.dtype.kind not in "iu" or np.any(s < 0) or np.any(s >= n_states):
-        raise ValueError(f"states must be integers in 0 .. {n_states - 1}, one per reward")
+    s = index_array(states, "states", n_states, shape=r.shape, why=" (one per reward)")
     totals = np.bincount(s, weights=r, minlength=n_states)
     counts = np.bincount(s, minlength=n_states)
     baseline = totals / np.maximum(counts, 1)

@@ -208,7 +208,7 @@ def test_ppo_errors():
         ppo_kl_penalty_from_tables(old, new, [0], [1.0, 1.0], 1.0)
     with pytest.raises(ValueError, match="actions must be integers"):
         ppo_kl_penalty_from_tables(old, new, [0, 2], [1.0, 1.0], 1.0)
-    with pytest.raises(ValueError, match="actions must be integers"):
+    with pytest.raises(ValueError, match="actions must be whole numbers"):
         ppo_kl_penalty_from_tables(old, new, [0, 0.5], [1.0, 1.0], 1.0)
     with pytest.raises(ValueError, match="advantages must have shape"):
         ppo_kl_penalty_from_tables(old, new, [0, 1], [1.0], 1.0)

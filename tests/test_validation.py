@@ -277,6 +277,29 @@ def test_check_shape():
         v.check_shape(np.zeros(2), "cov", (2, 2), " to match")
 
 
+def test_index_array_accepts_integers_and_whole_floats():
+    """Indices come back as int64, from integer lists and arrays or from whole floats."""
+    for good in ([0, 2, 1], np.array([0, 2, 1], dtype=np.uint8), [0.0, 2.0, 1.0]):
+        indices = v.index_array(good, "actions", 3)
+        assert indices.dtype == np.int64 and indices.tolist() == [0, 2, 1]
+    assert v.index_array(2, "labels", 3, shape=()).tolist() == 2
+
+
+@pytest.mark.parametrize("bad, shape, message", [
+    ([True, False], None, r"^actions must be integer indices, got dtype bool$"),
+    (["0", "1"], None, r"^actions must be integer indices, got dtype <U1$"),
+    ([], None, r"^actions must have at least one entry$"),
+    ([0, 1], (3,), r"^actions must have shape \(3,\) \(one per row\), got shape \(2,\)$"),
+    ([0, 0.5], None, r"^actions must be whole numbers \(indices\), got 0\.5 at index 1$"),
+    ([0, np.nan], None, r"^actions must be whole numbers \(indices\), got nan at index 1$"),
+    ([0, 3], None, r"^actions must be integers in 0 \.\. 2, got 3 at index 1$"),
+    ([[0], [-1]], None, r"^actions must be integers in 0 \.\. 2, got -1 at index \(1, 0\)$"),
+])
+def test_index_array_rejects(bad, shape, message):
+    with pytest.raises(ValueError, match=message):
+        v.index_array(bad, "actions", 3, shape=shape, why=" (one per row)")
+
+
 def test_same_shape():
     v.same_shape({"a": np.zeros(2), "b": np.ones(2), "c": [1, 2]})
     with pytest.raises(ValueError, match=r"^a has shape \(2,\), b has \(3,\); they must have the "

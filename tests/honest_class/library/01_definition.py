@@ -1,5 +1,5 @@
 # %% ex1_kl_hand
-# Exercise 1 distributions (chosen by the course: the sheet's own numbers were lost)
+# Exercise 1 distributions
 P_ex1 = np.array([0.7, 0.2, 0.1])
 Q_ex1 = np.array([0.5, 0.25, 0.25])
 

@@ -63,14 +63,11 @@ class GradingWorker:
     def warm_up(self) -> None:
         """Import now what grading a first notebook would import later, start the template.
 
-        Run first in each new worker process, before its first job. In the local pool the
-        imports are done already (its fork server preloads them, see
-        ``autograder.worker_preload``); a Dask worker does them here.
+        Run first in each local pool process, before its first job: the imports are done
+        already there (its fork server ran ``import_grading_code``), so this mostly starts
+        the kernel template.
         """
-        import nbclient  # noqa: F401 -- runs the kernel
-        from nbconvert.exporters import HTMLExporter  # noqa: F401 -- feedback pages
-
-        from . import feedback, trusted  # noqa: F401 -- trusted imports numpy and kl_helpers
+        import_grading_code()
         matplotlib_font_cache()
         if self.sandbox is not None and self._uses_template(self.sandbox):
             try:
@@ -249,6 +246,18 @@ class GradingWorker:
         if self._slot_dir is not None:
             shutil.rmtree(self._slot_dir, ignore_errors=True)
             self._slot_dir = None
+
+
+def import_grading_code() -> None:
+    """Import what grading a first notebook would otherwise import in the middle of it.
+
+    Called by the local pool's fork server before it forks the workers
+    (``autograder.worker_preload``), and by each worker's ``warm_up`` (then at no cost).
+    """
+    import nbclient  # noqa: F401 -- runs the kernel
+    from nbconvert.exporters import HTMLExporter  # noqa: F401 -- feedback pages
+
+    from . import feedback, trusted  # noqa: F401 -- trusted imports numpy and kl_helpers
 
 
 def _write_log(job: GradingJob, log: str) -> None:

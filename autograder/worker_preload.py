@@ -13,7 +13,6 @@ from . import patches
 
 patches.install()
 
-import nbclient  # noqa: E402,F401 -- runs the kernel
-from nbconvert.exporters import HTMLExporter  # noqa: E402,F401 -- feedback pages
+from . import runners, worker  # noqa: E402,F401 -- the worker process's own code
 
-from . import feedback, runners, trusted, worker  # noqa: E402,F401 -- the worker's own code
+worker.import_grading_code()
